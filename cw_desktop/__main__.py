@@ -1,0 +1,3 @@
+from cw_desktop.app import main
+
+raise SystemExit(main())

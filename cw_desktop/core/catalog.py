@@ -1,0 +1,62 @@
+"""The catalog of known base models (models/catalog.toml)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_CATALOG = "CW_DESKTOP_CATALOG"
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    key: str
+    name: str
+    source: str  # "bundled-gguf" | "hub"
+    licence: str
+    parameters: str
+    context_length: int
+    default_window: int
+    disk_size_mb: int
+    notes: str = ""
+    hub_id: str | None = None
+    aliases: tuple[str, ...] = ()
+    distribution: str | None = None
+    gguf_file: str | None = None
+    install: str | None = None
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def matches(self, spec: str) -> bool:
+        return spec == self.key or spec == self.hub_id or spec in self.aliases
+
+
+def catalog_path() -> Path:
+    env = os.environ.get(ENV_CATALOG)
+    if env:
+        return Path(env)
+    # The repository's models/ folder sits next to the package (editable install, which is how
+    # the set-up script installs it).
+    return Path(__file__).resolve().parents[2] / "models" / "catalog.toml"
+
+
+def load_catalog(path: Path | None = None) -> list[CatalogEntry]:
+    path = path or catalog_path()
+    with open(path, "rb") as handle:
+        raw = tomllib.load(handle)
+    entries = []
+    for key, item in raw.get("models", {}).items():
+        known = {k: item[k] for k in ("name", "source", "licence", "parameters", "context_length",
+                                      "default_window", "disk_size_mb", "notes", "hub_id",
+                                      "distribution", "gguf_file", "install") if k in item}
+        entries.append(CatalogEntry(key=key, aliases=tuple(item.get("aliases", ())),
+                                    extra={k: v for k, v in item.items() if k not in known}, **known))
+    return entries
+
+
+def find_entry(spec: str, entries: list[CatalogEntry] | None = None) -> CatalogEntry | None:
+    for entry in entries if entries is not None else load_catalog():
+        if entry.matches(spec):
+            return entry
+    return None

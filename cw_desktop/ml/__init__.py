@@ -1,0 +1,1 @@
+"""Model loading, generation, corpus import, cleaning, datasets, training, evaluation. No Qt."""

@@ -1,0 +1,1 @@
+"""The bridge between ml/ and the GUI: QtCore-only worker objects living in QThreads."""
