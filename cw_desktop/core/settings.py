@@ -25,6 +25,7 @@ class EditorSettings:
     line_width_chars: int = 80  # text column width in distraction-free mode
     autosave_seconds: int = 30
     recent_files: list[str] = field(default_factory=list)
+    soft_wrap: bool = True
 
 
 @dataclass

@@ -17,9 +17,11 @@ Everything here runs on a worker thread; nothing imports Qt.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import re
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -111,6 +113,7 @@ class _Prompt:
     heal_text: str  # raw token string the first generated token must start with ("" = none)
     heal_chars: int  # characters of draft text the healed token covered
     budget: TokenBudget
+    heal_id: int | None = None  # the draft's own last token, removed for healing
 
 
 @dataclass
@@ -201,11 +204,32 @@ class Generator:
         self._doc_start_id = self._pick_doc_start()
         self._end_ids = self._pick_end_ids()
         self._special_ids = set(self.tokenizer.all_special_ids)
+        # Token strings in sorted order: the tokens that extend a prefix form one contiguous run,
+        # found by bisection instead of testing every string of a 50k vocabulary on each request.
+        order = sorted(range(len(self._token_strings)), key=self._token_strings.__getitem__)
+        self._sorted_strings = [self._token_strings[i] for i in order]
+        self._sorted_ids = torch.tensor(order, dtype=torch.long)
+        self._special_mask = torch.zeros(len(self._token_strings), dtype=torch.bool)
+        self._special_mask[[i for i in self._special_ids if i < len(self._token_strings)]] = True
         self._heal_masks: dict[str, torch.Tensor] = {}
         self._cache: Any = None
         self._cache_ids: list[int] = []
         self._anchor: tuple[int, str] | None = None  # (draft char offset of the window start, text there)
         self.last_stats = _Stats()
+        # A prefill chunk of 256 tokens takes as long as dozens of decoding steps; checking the stop
+        # flag before every decoder layer lets a cancel land within one layer instead of one chunk.
+        self._prefill_stop: StopCheck | None = None
+        # The hooks hold the engine weakly and go with it, so a model outliving several engines
+        # keeps neither their caches alive nor a pile of dead hooks.
+        engine = weakref.ref(self)
+
+        def check_prefill_stop(_module: Any, _args: Any) -> None:
+            live = engine()
+            if live is not None and live._prefill_stop is not None and live._prefill_stop():
+                raise _PrefillCancelled
+
+        handles = [layer.register_forward_pre_hook(check_prefill_stop) for layer in _decoder_layers(self.model)]
+        weakref.finalize(self, _remove_hooks, handles)
 
     # -- setup helpers ---------------------------------------------------------------------------
     def _pick_doc_start(self) -> int:
@@ -245,15 +269,20 @@ class Generator:
         """Boolean mask (V,) of tokens whose raw string extends `heal_text` (cached per prefix)."""
         mask = self._heal_masks.get(heal_text)
         if mask is None:
-            mask = torch.tensor([s.startswith(heal_text) and i not in self._special_ids
-                                 for i, s in enumerate(self._token_strings)], dtype=torch.bool)
+            first = bisect.bisect_left(self._sorted_strings, heal_text)
+            # Every string starting with heal_text sorts below heal_text + the highest code point.
+            end = bisect.bisect_left(self._sorted_strings, heal_text + "\U0010ffff", first)
+            mask = torch.zeros(len(self._token_strings), dtype=torch.bool)
+            mask[self._sorted_ids[first:end]] = True
+            mask &= ~self._special_mask
             if len(self._heal_masks) > 256:
                 self._heal_masks.clear()
             self._heal_masks[heal_text] = mask
         return mask
 
-    def _trim_draft(self, draft: str, room: int) -> tuple[str, int]:
-        """The part of the draft that fits in `room` tokens, cut at a paragraph/sentence boundary.
+    def _trim_draft(self, draft: str, room: int) -> tuple[str, int, list[int] | None]:
+        """The part of the draft that fits in `room` tokens, cut at a paragraph/sentence boundary,
+        with its tokens when they were computed on the way (None otherwise).
 
         The cut point is remembered and reused while the text there is unchanged and still fits,
         so the cached prefix stays valid across keystrokes.
@@ -265,19 +294,20 @@ class Generator:
             offset, text = self._anchor
             if offset >= horizon and draft[offset:offset + len(text)] == text:
                 tail = draft[offset:]
-                if len(self._encode(tail)) <= room:
-                    return tail, offset
+                ids = self._encode(tail)
+                if len(ids) <= room:
+                    return tail, offset, ids
         tail = draft[horizon:]
-        if len(self._encode(tail)) <= room and horizon == 0:
-            self._anchor = None
-            return draft, 0
-        # Keep the last KEEP_AFTER_TRIM share of the room, then move forward to a boundary.
         ids = self._encode(tail)
+        if len(ids) <= room and horizon == 0:
+            self._anchor = None
+            return draft, 0, ids
+        # Keep the last KEEP_AFTER_TRIM share of the room, then move forward to a boundary.
         keep = int(room * KEEP_AFTER_TRIM)
         rough = horizon + len(self._decode(ids[:max(0, len(ids) - keep)]))
         offset = _next_boundary(draft, rough)
         self._anchor = (offset, draft[offset:offset + 64])
-        return draft[offset:], offset
+        return draft[offset:], offset, None
 
     def _build_prompt(self, context: str, settings: GenerationSettings, memory: str) -> _Prompt:
         memory_ids = self._encode(memory.strip() + MEMORY_SEPARATOR) if memory.strip() else []
@@ -285,44 +315,50 @@ class Generator:
         # Memory never crowds out the draft entirely: cap it at half the window.
         memory_ids = memory_ids[: max(0, (self.window - reserved) // 2)]
         room = max(1, self.window - 1 - len(memory_ids) - reserved)
-        draft, _offset = self._trim_draft(context, room)
-        draft_ids = self._encode(draft)
+        draft, _offset, known_ids = self._trim_draft(context, room)
+        # Each encode of a 1,000-token draft costs a few ms per keystroke: reuse the trim's tokens.
+        draft_ids = known_ids if known_ids is not None else self._encode(draft)
+        draft_count = len(draft_ids)
         if len(draft_ids) > room:  # a pathological draft (no boundaries): hard cut
             draft_ids = draft_ids[-room:]
-        heal_text, heal_chars = "", 0
+        heal_text, heal_chars, heal_id = "", 0, None
         # Token healing: the last token of the draft may be a fragment of a longer word (or a lone
         # space); re-generate it under the constraint that it starts with the same characters.
         if draft_ids:
             last = draft_ids[-1]
             raw = self._token_strings[last]
             if raw and last not in self._special_ids:
-                heal_text = raw
+                heal_text, heal_id = raw, last
                 heal_chars = len(self._decode([last]))
                 draft_ids = draft_ids[:-1]
         ids = [self._doc_start_id] + memory_ids + draft_ids
         kept = len(draft_ids) + (1 if heal_text else 0)
-        if len(context) <= len(draft) or len(context) < room * 8:
+        if len(context) <= len(draft):
+            total = draft_count
+        elif len(context) < room * 8:
             total = len(self._encode(context))
         else:  # a long draft: estimate the dropped part from the kept part's characters per token
             total = kept + round((len(context) - len(draft)) * kept / max(1, len(draft)))
         budget = TokenBudget(window=self.window, memory=len(memory_ids), draft=kept, reserved=reserved,
                              draft_total=max(total, kept))
-        return _Prompt(ids=ids, heal_text=heal_text, heal_chars=heal_chars, budget=budget)
+        return _Prompt(ids=ids, heal_text=heal_text, heal_chars=heal_chars, budget=budget, heal_id=heal_id)
 
     def budget(self, context: str, settings: GenerationSettings, memory: str = "") -> TokenBudget:
         return self._build_prompt(context, settings.validated(), memory).budget
 
     # -- model calls -----------------------------------------------------------------------------
     @torch.inference_mode()
-    def _prefill(self, ids: list[int], should_stop: StopCheck | None) -> torch.Tensor | None:
-        """Bring the cache up to `ids`; return next-token logits (1, V), or None if cancelled."""
+    def _prefill(self, ids: list[int], should_stop: StopCheck | None, keep: int = 1) -> torch.Tensor | None:
+        """Bring the cache up to `ids`; return the logits of the last `keep` positions (1, keep, V),
+        or None if cancelled."""
         common = 0
         for a, b in zip(self._cache_ids, ids):
             if a != b:
                 break
             common += 1
-        # At least one token must run to produce logits for the last position.
-        common = min(common, len(ids) - 1)
+        # At least `keep` tokens must run to produce logits for the last `keep` positions.
+        keep = max(1, min(keep, len(ids)))
+        common = min(common, len(ids) - keep)
         if self._cache is not None and common < len(self._cache_ids):
             _crop(self._cache, common)
             self._cache_ids = self._cache_ids[:common]
@@ -333,25 +369,42 @@ class Generator:
             self._cache_ids = []
             common = 0
         self.last_stats.reused_tokens = common
+        bounds = list(range(common, len(ids), PREFILL_CHUNK)) + [len(ids)]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] < keep:
+            del bounds[-2]  # the last chunk must hold all `keep` positions
         logits = None
-        position = common
-        while position < len(ids):
+        for start, end in zip(bounds, bounds[1:]):
             if should_stop is not None and should_stop():
                 return None
-            chunk = ids[position:position + PREFILL_CHUNK]
-            out = self.model(input_ids=torch.tensor([chunk]), cache=self._cache, use_cache=True, logits_to_keep=1)
+            chunk = ids[start:end]
+            self._prefill_stop = should_stop
+            try:
+                out = self.model(input_ids=torch.tensor([chunk]), cache=self._cache, use_cache=True,
+                                 logits_to_keep=keep if end == len(ids) else 1)
+            except _PrefillCancelled:
+                # The layers before the stop already hold this chunk: bring them all back in line.
+                _crop(self._cache, len(self._cache_ids))
+                return None
+            finally:
+                self._prefill_stop = None
             self._cache = out.cache
             self._cache_ids.extend(chunk)
-            position += len(chunk)
-            logits = out.logits[:, -1, :]  # (1, V)
+            logits = out.logits  # (1, keep, V) after the last chunk
         self.last_stats.prefilled_tokens = len(ids) - common
         return logits
 
     @torch.inference_mode()
     def _decode_loop(self, logits: torch.Tensor, cache: Any, prompt: _Prompt, settings: GenerationSettings,
                      first_index: int, on_token: TokenCallback | None, should_stop: StopCheck | None,
-                     generator: torch.Generator | None, started: float) -> list[Suggestion]:
-        """Sample up to max_new_tokens for each row of `logits` (B, V), extending `cache` in place."""
+                     generator: torch.Generator | None, started: float,
+                     ahead: torch.Tensor | None = None) -> list[Suggestion]:
+        """Sample up to max_new_tokens for each row of `logits` (B, V), extending `cache` in place.
+
+        `ahead` (1, V): when given (one row only), the cache already ends with the healed token
+        prompt.heal_id and `ahead` is the model's prediction after it. If the first sample is that
+        same token (the draft ended with a whole word), the next step needs no model call, so the
+        first visible text comes one decoding step earlier; otherwise that cache slot is dropped.
+        """
         rows = logits.shape[0]
         generated: list[list[int]] = [[] for _ in range(rows)]
         texts = [""] * rows
@@ -394,6 +447,11 @@ class Generator:
             if all(finished):
                 break
             recent = torch.cat([recent, next_ids[:, None]], dim=1)[:, -REPETITION_WINDOW:]
+            if step == 0 and ahead is not None:
+                if int(next_ids[0]) == prompt.heal_id:
+                    logits = ahead
+                    continue
+                _crop(cache, cache.get_seq_length() - 1)
             out = self.model(input_ids=next_ids[:, None], cache=cache, use_cache=True)
             cache = out.cache
             logits = out.logits[:, -1, :]
@@ -410,19 +468,33 @@ class Generator:
         generator = None
         if settings.seed is not None:
             generator = torch.Generator().manual_seed(settings.seed)
-        logits = self._prefill(prompt.ids, should_stop)
-        if logits is None:
+        # Run the healed-away last token too (it costs next to nothing in the same forward pass):
+        # its logits are ready if the first sample turns out to be that very token.
+        speculative = prompt.heal_id is not None
+        ids = prompt.ids + [prompt.heal_id] if speculative else prompt.ids
+        kept = self._prefill(ids, should_stop, keep=2 if speculative else 1)
+        if kept is None:
             self.last_stats.total_s = time.perf_counter() - started
             return [Suggestion(index=0, text="", tokens=0, finish_reason="cancelled")]
-        prompt_length = len(self._cache_ids)
+        ahead = kept[:, -1, :] if speculative and kept.shape[1] == 2 else None
+        logits = kept[:, 0, :] if ahead is not None else kept[:, -1, :]  # (1, V)
+        if speculative and ahead is None:  # a one-token prompt: no prediction to heal from
+            _crop(self._cache, len(prompt.ids))
+            self._cache_ids = self._cache_ids[:len(prompt.ids)]
+        prompt_length = len(prompt.ids)
         # Alternatives 1.. sample in one batch from a copy of the prompt cache (decoding is memory-
         # bound on a CPU, so a batch of 2-3 costs about as much as one row); alternative 0 decodes
         # alone first so its first token reaches the writer as early as possible.
         spare = copy.deepcopy(self._cache) if settings.alternatives > 1 else None
-        results = self._decode_loop(logits, self._cache, prompt, settings, 0, on_token, should_stop, generator, started)
-        _crop(self._cache, prompt_length)  # forget generated tokens: the next context may not contain them
+        results = self._decode_loop(logits, self._cache, prompt, settings, 0, on_token, should_stop, generator,
+                                    started, ahead=ahead)
+        # Forget generated tokens (the next context may not contain them), and the speculative
+        # healed token, whose slot may now hold a different sampled token.
+        _crop(self._cache, prompt_length)
+        self._cache_ids = self._cache_ids[:prompt_length]
         if spare is not None and results[0].finish_reason != "cancelled":
             extra = settings.alternatives - 1
+            _crop(spare, prompt_length)
             spare.batch_repeat_interleave(extra)
             results += self._decode_loop(logits.expand(extra, -1), spare, prompt, settings, 1, on_token,
                                          should_stop, generator, started)
@@ -460,11 +532,34 @@ class Generator:
         return Suggestion(index=0, text=written, tokens=tokens, finish_reason=reason)
 
 
+class _PrefillCancelled(Exception):
+    """Raised from a decoder layer's pre-hook to abandon a prefill chunk mid-way."""
+
+
+def _remove_hooks(handles: list[Any]) -> None:
+    for handle in handles:
+        handle.remove()
+
+
+def _decoder_layers(model: Any) -> list[Any]:
+    """The transformer blocks (the longest ModuleList: Llama's model.layers, GPT-2's transformer.h)."""
+    lists = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList)]
+    return list(max(lists, key=len)) if lists else []
+
+
 def _crop(cache: Any, length: int) -> None:
-    """Shorten a transformers Cache to its first `length` positions (crop takes a negative count)."""
-    surplus = cache.get_seq_length() - length
-    if surplus > 0:
-        cache.crop(-surplus)
+    """Shorten a transformers Cache to its first `length` positions (crop takes a negative count).
+
+    Layer by layer: after a prefill abandoned mid-forward, the layers hold different lengths.
+    """
+    for layer in getattr(cache, "layers", None) or []:
+        surplus = layer.get_seq_length() - length
+        if surplus > 0:
+            layer.crop(-surplus)
+    if not hasattr(cache, "layers"):
+        surplus = cache.get_seq_length() - length
+        if surplus > 0:
+            cache.crop(-surplus)
 
 
 def _next_boundary(text: str, position: int) -> int:

@@ -1,0 +1,79 @@
+"""Side panel: the current suggestion's alternatives as cards; clicking one inserts it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+
+class AlternativeCard(QFrame):
+    clicked = Signal(int)
+
+    def __init__(self, index: int, text: str, current: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.index = index
+        self.setObjectName("card")
+        self.setProperty("current", current)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Click to insert this continuation")
+        number = QLabel(f"{index + 1}")
+        number.setProperty("muted", True)
+        # "…" marks that the text follows on from the writer's own; line breaks shown as ⏎.
+        body = QLabel("…" + text.rstrip().replace("\n", " ⏎ "))
+        body.setWordWrap(True)
+        body.setTextFormat(Qt.TextFormat.PlainText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 8)
+        layout.setSpacing(2)
+        layout.addWidget(number)
+        layout.addWidget(body)
+        self.text = body.text()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit(self.index)
+        super().mouseReleaseEvent(event)
+
+
+class AlternativesPanel(QWidget):
+    chosen = Signal(int)  # alternative index the writer clicked
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.hint = QLabel("Alternatives appear here while a suggestion is showing. "
+                           "Click one to insert it; Alt+] and Alt+[ cycle through them in the text.")
+        self.hint.setWordWrap(True)
+        self.hint.setProperty("muted", True)
+        self.cards: list[AlternativeCard] = []
+        self.card_box = QWidget()
+        self.card_layout = QVBoxLayout(self.card_box)
+        self.card_layout.setContentsMargins(0, 0, 0, 0)
+        self.card_layout.setSpacing(6)
+        self.card_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.card_box)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # clicking a card must not take the editor's cursor
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.hint)
+        layout.addWidget(scroll, 1)
+
+    def show_alternatives(self, texts: list[str], current: int) -> None:
+        for card in self.cards:
+            card.deleteLater()
+        self.cards = []
+        for index, text in enumerate(texts):
+            if not text.strip():
+                continue
+            card = AlternativeCard(index, text, index == current)
+            card.clicked.connect(self.chosen.emit)
+            self.card_layout.insertWidget(self.card_layout.count() - 1, card)
+            self.cards.append(card)
+        self.hint.setVisible(not self.cards)
+
+    def card_texts(self) -> list[str]:
+        return [card.text for card in self.cards]

@@ -1,0 +1,49 @@
+"""One open document: its editor plus what the window needs to save, recover and label it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from cw_desktop.core.documents import RecoveryEntry
+from cw_desktop.core.settings import KeySettings
+from cw_desktop.gui.editor import GhostTextEditor
+
+
+class DocumentTab(QWidget):
+    def __init__(self, keys: KeySettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.editor = GhostTextEditor(keys, self)
+        self.doc_id = RecoveryEntry.new_id()
+        self.path: Path | None = None
+        self.encoding = "utf-8"
+        self.newline = "\n"
+        self.memory = ""
+        self.untitled_name = "Untitled"
+        # document().revision() at the last recovery copy: unchanged means nothing new to protect.
+        self.recovered_revision = -1
+        self.writing_request: int | None = None  # set while the model streams a draft into this tab
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.editor)
+
+    @property
+    def title(self) -> str:
+        return self.path.name if self.path else self.untitled_name
+
+    def is_modified(self) -> bool:
+        return self.editor.document().isModified()
+
+    def is_blank(self) -> bool:
+        """An untouched new document: opening a file may reuse its tab."""
+        return self.path is None and not self.is_modified() and not self.editor.toPlainText() and \
+            self.writing_request is None
+
+    def text(self) -> str:
+        """The document as saved: never includes the ghost suggestion (it lives outside the document)."""
+        return self.editor.toPlainText()
+
+    def recovery_entry(self) -> RecoveryEntry:
+        return RecoveryEntry(doc_id=self.doc_id, title=self.title, text=self.text(),
+                             path=str(self.path) if self.path else None, memory=self.memory)

@@ -1,0 +1,195 @@
+"""Connects the active editor to the generation worker: when to ask, what to show, what to log.
+
+- Automatic requests fire after a typing pause (debounce) at a sensible point (end of paragraph);
+  the suggest-now key asks anywhere.
+- Every request has an id; tokens and results for any other id than the editor's current one
+  are stale and dropped.
+- When the editor ends a ghost (typed over, Esc, cursor moved), the worker is told to stop at
+  once through its thread-safe cancel flag.
+- Each shown suggestion's outcome goes to the suggestion log; for accepted text, the writer's
+  next words are recorded too ("after_text"), once they have typed a little further.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QTextCursor
+
+from cw_desktop.core.settings import Settings
+from cw_desktop.core.suggestion_log import SuggestionLog, make_event
+from cw_desktop.gui.editor import GhostTextEditor
+from cw_desktop.workers.generation_worker import GenerationWorker
+
+AFTER_TEXT_CHARS = 300
+
+
+class SuggestionController(QObject):
+    alternatives_changed = Signal(list, int)  # texts, current index
+    status_message = Signal(str)
+
+    def __init__(self, worker: GenerationWorker, settings: Settings, log: SuggestionLog,
+                 options: Callable[[], dict[str, Any]], memory: Callable[[], str],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.settings = settings
+        self.log = log
+        self.options = options
+        self.memory = memory
+        self.editor: GhostTextEditor | None = None
+        self.model_spec: str | None = None  # None until a model answers requests
+        self.paused_reason = ""  # e.g. while the model writes a draft
+        self._context = ""  # draft before the cursor of the current request (for the log)
+        self._asked_at = 0.0
+        self._first_words_after: float | None = None  # seconds from request to the first visible text
+        self._pending_event: dict[str, Any] | None = None
+        self._after_marker: QTextCursor | None = None
+        self.debounce = QTimer(self)
+        self.debounce.setSingleShot(True)
+        self.debounce.timeout.connect(self.auto_suggest)
+        self.apply_settings()
+        worker.token.connect(self._on_token)
+        worker.suggestions_ready.connect(self._on_ready)
+        worker.failed.connect(self._on_failed)
+
+    def apply_settings(self) -> None:
+        self.debounce.setInterval(max(50, int(self.settings.suggestions.debounce_ms)))
+        if not self.settings.suggestions.auto_suggest:
+            self.debounce.stop()
+
+    # -- which editor --------------------------------------------------------------------------------
+    def attach(self, editor: GhostTextEditor | None) -> None:
+        if editor is self.editor:
+            return
+        if self.editor is not None:
+            self.editor.end_ghost("rejected")
+            self.flush_log()
+            for signal, slot in self._editor_connections(self.editor):
+                signal.disconnect(slot)
+        self.debounce.stop()
+        self.editor = editor
+        if editor is not None:
+            for signal, slot in self._editor_connections(editor):
+                signal.connect(slot)
+
+    def _editor_connections(self, editor: GhostTextEditor) -> list[tuple[Any, Any]]:
+        return [(editor.textChanged, self._on_edited), (editor.suggestion_requested, self.suggest_now),
+                (editor.ghost_interrupted, self.cancel), (editor.ghost_finished, self._on_finished),
+                (editor.ghost_changed, self._on_ghost_changed)]
+
+    # -- asking --------------------------------------------------------------------------------------
+    def _on_edited(self) -> None:
+        if self.settings.suggestions.auto_suggest and self.model_spec and self.editor is not None:
+            if not self.editor.ghost_text():
+                self.debounce.start()  # restarts: fires only after a pause in typing
+
+    def auto_suggest(self) -> None:
+        editor = self.editor
+        if editor is None or editor.ghost_text() or editor.ghost_request is not None:
+            return
+        if editor.at_suggestion_point():
+            self.request()
+
+    def suggest_now(self) -> None:
+        if self.model_spec is None:
+            self.status_message.emit("No model is ready yet: see the status bar")
+            return
+        self.request()
+
+    def request(self) -> int | None:
+        editor = self.editor
+        if editor is None or self.model_spec is None or editor.isReadOnly():
+            return None
+        if self.paused_reason:
+            self.status_message.emit(self.paused_reason)
+            return None
+        self.flush_log()
+        context = editor.text_before_cursor()
+        request = self.worker.submit_suggest(context, self.options(), self.memory())
+        self._context = context
+        self._asked_at, self._first_words_after = time.perf_counter(), None
+        editor.begin_ghost(request)
+        return request
+
+    def cancel(self, request: int) -> None:
+        # A direct call into the worker's thread-safe flag, never a queued signal: the worker's
+        # thread is busy generating and would only see a queued stop after it had finished.
+        self.worker.cancel(request)
+
+    # -- answers -------------------------------------------------------------------------------------
+    def _current(self, request: int) -> GhostTextEditor | None:
+        editor = self.editor
+        return editor if editor is not None and editor.ghost_request == request else None
+
+    def _on_token(self, request: int, index: int, text: str) -> None:
+        editor = self._current(request)
+        if editor is not None:
+            editor.set_alternative(request, index, text)
+            if self._first_words_after is None and editor.ghost_text():
+                self._first_words_after = time.perf_counter() - self._asked_at
+
+    def _on_ready(self, request: int, suggestions: list[Any], seconds: float) -> None:
+        editor = self._current(request)
+        if editor is None:
+            return
+        ordered = sorted(suggestions, key=lambda s: s.index)
+        editor.set_alternatives(request, [s.text for s in ordered])
+        first = self._first_words_after if self._first_words_after is not None else seconds
+        count = len([s for s in ordered if s.text.strip()])
+        self.status_message.emit(f"Suggestion after {first:.1f} s" + (
+            f" · {count} alternatives in {seconds:.1f} s" if count > 1 else ""))
+
+    def _on_failed(self, request: int, message: str) -> None:
+        editor = self._current(request)
+        if editor is not None:
+            editor.end_ghost("rejected")
+            self.status_message.emit(message)
+
+    def _on_ghost_changed(self) -> None:
+        editor = self.editor
+        if editor is not None:
+            self.alternatives_changed.emit(editor.alternatives() if editor.ghost_text() else [],
+                                           editor.alternative_index())
+
+    # -- the log -------------------------------------------------------------------------------------
+    def _on_finished(self, outcome: str, suggestion: str, accepted: str) -> None:
+        editor = self.editor
+        if editor is None or not self.model_spec:
+            return
+        if outcome == "accepted" and self.settings.suggestions.auto_suggest:
+            self.debounce.start()  # keep co-writing: the next suggestion follows after a pause
+        if not self.settings.suggestions.log_suggestions:
+            return
+        self.flush_log()
+        event = make_event(model=self.model_spec, outcome=outcome, suggestion=suggestion,
+                           accepted_text=accepted, context=self._context)
+        if outcome in ("accepted", "partial"):
+            # Wait for the writer's next words: they show how the accepted text was used.
+            self._pending_event = event
+            self._after_marker = QTextCursor(editor.document())
+            self._after_marker.setPosition(editor.textCursor().position())
+            # Text typed right at the marker must land after it, not push it along.
+            self._after_marker.setKeepPositionOnInsert(True)
+        else:
+            self._append(event)
+
+    def flush_log(self) -> None:
+        event, marker = self._pending_event, self._after_marker
+        self._pending_event, self._after_marker = None, None
+        if event is None:
+            return
+        if marker is not None and self.editor is not None and marker.document() is self.editor.document():
+            start, end = marker.position(), self.editor.textCursor().position()
+            if end > start:
+                event["after_text"] = self.editor.toPlainText()[start:min(end, start + AFTER_TEXT_CHARS)]
+        self._append(event)
+
+    def _append(self, event: dict[str, Any]) -> None:
+        try:
+            self.log.append(event)
+        except OSError as exc:
+            self.status_message.emit(f"Could not write the suggestion log {self.log.path}: {exc.strerror or exc}")

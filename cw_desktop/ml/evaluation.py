@@ -1,0 +1,140 @@
+"""Held-out perplexity and side-by-side samples: the honest answer to "did fine-tuning help?"."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from cw_desktop.ml.dataset import eval_blocks
+
+# The forms a writer cares about; each prompt is the opening the model continues.
+SAMPLE_PROMPTS: list[tuple[str, str]] = [
+    ("poem", "The Lighthouse\n\nAt dusk the lamp"),
+    ("dialogue", "\"You are late again,\" said Margaret, not looking up from her letter.\n\n\""),
+    ("story", "It was the last evening of the summer, and the house by the river"),
+]
+SAMPLE_SEED = 7
+SAMPLE_NEW_TOKENS = 60
+
+
+@dataclass
+class EvalResult:
+    loss: float  # mean token loss (nats) over the whole split
+    perplexity: float
+    tokens: int  # predicted tokens counted
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+@torch.inference_mode()
+def evaluate(model: Any, ids: torch.Tensor, block_size: int, *, batch_size: int = 4,
+             device: torch.device | str | None = None,
+             should_stop: Callable[[], bool] | None = None) -> EvalResult:
+    """Perplexity = exp(sum of token losses / number of tokens) over EVERY held-out block.
+
+    Summing token losses (rather than averaging batch means) weights the short last block
+    correctly and makes the number independent of batch size.
+    """
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    blocks = eval_blocks(ids, block_size)
+    full = [b for b in blocks if b.numel() == block_size]
+    tail = [b for b in blocks if b.numel() != block_size]
+    total_loss = 0.0
+    total_tokens = 0
+    batches = [torch.stack(full[i:i + batch_size]) for i in range(0, len(full), batch_size)]
+    batches += [t.unsqueeze(0) for t in tail]
+    for batch in batches:  # [B, T]
+        if should_stop is not None and should_stop():
+            break
+        batch = batch.to(device)
+        logits = model(input_ids=batch).logits  # [B, T, V]
+        loss_sum = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)).float(),
+                                   batch[:, 1:].reshape(-1), reduction="sum")
+        total_loss += float(loss_sum)
+        total_tokens += batch[:, 1:].numel()
+    if was_training:
+        model.train()
+    mean = total_loss / max(1, total_tokens)
+    return EvalResult(loss=mean, perplexity=math.exp(min(mean, 50.0)), tokens=total_tokens)
+
+
+def sample_prompts(eval_texts: Sequence[str], held_out_openings: int = 2, words: int = 40) -> list[tuple[str, str]]:
+    """The fixed prompts plus the openings of a few held-out chapters (the writer's own voice)."""
+    prompts = list(SAMPLE_PROMPTS)
+    for text in list(eval_texts)[:held_out_openings]:
+        opening = " ".join(text.split()[:words])
+        if opening:
+            prompts.append(("held-out opening", opening))
+    return prompts
+
+
+@torch.inference_mode()
+def generate_samples(model: Any, tokenizer: Any, prompts: Sequence[tuple[str, str]], *,
+                     seed: int = SAMPLE_SEED, max_new_tokens: int = SAMPLE_NEW_TOKENS,
+                     should_stop: Callable[[], bool] | None = None) -> list[str]:
+    """One sampled continuation per prompt, with a fixed seed per prompt so before/after compare."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    outputs = []
+    for index, (_form, prompt) in enumerate(prompts):
+        if should_stop is not None and should_stop():
+            break
+        torch.manual_seed(seed + index)
+        encoded = tokenizer(prompt, return_tensors="pt").to(device)
+        generated = model.generate(**encoded, do_sample=True, temperature=0.8, top_p=0.95, top_k=50,
+                                   repetition_penalty=1.15, max_new_tokens=max_new_tokens,
+                                   pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+        new_tokens = generated[0, encoded["input_ids"].shape[1]:]
+        outputs.append(tokenizer.decode(new_tokens, skip_special_tokens=True))
+    if was_training:
+        model.train()
+    return outputs
+
+
+def block_size_for(loaded: Any, train_tokens: int) -> int:
+    """The block length a model was (or would be) trained with, so numbers compare with training:
+    the fine-tune's own from its report.json, else what plan_training picks on a CPU."""
+    hyperparameters = (loaded.provenance or {}).get("hyperparameters") or {}
+    if hyperparameters.get("block_size"):
+        return int(hyperparameters["block_size"])
+    from cw_desktop.ml.training import ModelInfo, plan_training
+
+    return plan_training(train_tokens, ModelInfo.of(loaded), "cpu").block_size
+
+
+def evaluate_folder(loaded: Any, folder: Any, *, eval_share: float | None = None, seed: int | None = None,
+                    block_size: int | None = None, split_options: dict[str, int] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Perplexity of a loaded model on a folder's held-out split: the same split function and seed
+    as training (a fine-tune's own seed and share when it has a report.json)."""
+    from pathlib import Path
+
+    from cw_desktop.ml import dataset as ds
+    from cw_desktop.ml.corpus import load_corpus
+
+    hyperparameters = (loaded.provenance or {}).get("hyperparameters") or {}
+    seed = seed if seed is not None else int(hyperparameters.get("seed", ds.DEFAULT_SEED))
+    if eval_share is None:
+        eval_share = float((loaded.provenance or {}).get("eval_share") or ds.DEFAULT_EVAL_SHARE)
+    folder = Path(folder).expanduser().resolve()
+    corpus = load_corpus(folder, should_stop=should_stop)
+    split = ds.split_units(ds.document_units(corpus.documents), eval_share=eval_share, seed=seed,
+                           source=str(folder), **(split_options or {}))
+    train_tokens = ds.count_tokens(loaded.tokenizer, [u.text for u in split.train])
+    block = min(block_size or block_size_for(loaded, train_tokens), loaded.context_length)
+    eval_ids = ds.pack(ds.tokenize_texts(loaded.tokenizer, [u.text for u in split.eval]),
+                       ds.eos_token_id(loaded.tokenizer))
+    result = evaluate(loaded.model, eval_ids, block, should_stop=should_stop)
+    return {"model": loaded.spec, "model_name": loaded.display_name, "folder": str(folder),
+            "perplexity": result.perplexity, "eval_loss": result.loss, "eval_tokens": int(eval_ids.numel()),
+            "predicted_tokens": result.tokens, "held_out_chapters": len(split.eval),
+            "held_out_words": split.eval_words, "block_size": block, "seed": seed, "eval_share": eval_share}

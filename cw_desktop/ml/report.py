@@ -1,0 +1,120 @@
+"""report.json (machine-readable provenance, read back by load_model) and report.md (for people)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cw_desktop.core.atomic import atomic_write_text
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+
+def build_report(*, name: str, base: str, base_display: str, folder: Path, corpus: Any, data: Any, hp: Any,
+                 before: Any, after: Any, loop: Any, duration_s: float, prompts: Sequence[tuple[str, str]],
+                 samples_before: Sequence[str], samples_after: Sequence[str], context_length: int,
+                 eval_share: float) -> dict[str, Any]:
+    """The keys of interfaces.md section B, plus what a reader needs to trust the numbers."""
+    samples = [{"form": form, "prompt": prompt,
+                "before": samples_before[i] if i < len(samples_before) else "",
+                "after": samples_after[i] if i < len(samples_after) else ""}
+               for i, (form, prompt) in enumerate(prompts)]
+    return {
+        "name": name,
+        "base_model": base,
+        "base_model_name": base_display,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "folder": str(folder),
+        "mode": hp.mode,
+        "perplexity_before": round(before.perplexity, 4),
+        "perplexity_after": round(after.perplexity, 4),
+        "eval_loss_before": round(before.loss, 6),
+        "eval_loss_after": round(after.loss, 6),
+        "train_tokens": data.train_tokens,
+        "eval_tokens": data.eval_tokens,
+        "words": corpus.words,
+        "eval_share": eval_share,  # with hyperparameters.seed: reproduces the split (cw-desktop eval)
+        "held_out_chapters": [u.key for u in data.split.eval],
+        "accepted_suggestions_used": data.extra_train_texts,
+        "files_used": [f.path for f in corpus.files if f.status == "used"],
+        "files_skipped": [{"path": f.path, "reason": f.reason} for f in corpus.files if f.status != "used"],
+        "hyperparameters": hp.to_dict(),
+        "steps": loop.state.step,
+        "stopped": loop.status,  # "done" or "early_stopped"
+        "best_step": loop.state.best_step,
+        "training_seconds": round(loop.state.elapsed_s, 1),
+        "duration_s": round(duration_s, 1),
+        "tokens_per_s": round(loop.state.tokens_seen / max(1e-6, loop.state.elapsed_s), 1),
+        "samples": samples,
+        "context_length": int(context_length),
+        "history": [h for h in loop.state.history if "eval_loss" in h],
+    }
+
+
+def write_report(folder: Path, report: dict[str, Any]) -> None:
+    atomic_write_text(folder / REPORT_JSON, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(folder / REPORT_MD, report_markdown(report))
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.strip().splitlines()) or "> (nothing)"
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    before, after = report["perplexity_before"], report["perplexity_after"]
+    change = (after - before) / before * 100 if before else 0.0
+    verdict = ("The tuned model predicts your held-out chapters better than the base model."
+               if after < before else
+               "The tuned model does NOT predict your held-out chapters better than the base model; "
+               "more text or more steps may help.")
+    hp = report["hyperparameters"]
+    lines = [
+        f"# {report['name']}",
+        "",
+        f"Fine-tuned from **{report.get('base_model_name') or report['base_model']}** on `{report['folder']}` "
+        f"({report['created']}).",
+        "",
+        "## Result",
+        "",
+        "Perplexity on held-out chapters the model never trained on (lower is better):",
+        "",
+        "| | perplexity |",
+        "|---|---|",
+        f"| base model | {before:.2f} |",
+        f"| tuned model | {after:.2f} ({change:+.1f}%) |",
+        "",
+        verdict,
+        "",
+        "## Data",
+        "",
+        f"- {len(report['files_used'])} files used, {len(report['files_skipped'])} skipped, "
+        f"{report['words']:,} words",
+        f"- {report['train_tokens']:,} training tokens, {report['eval_tokens']:,} held-out tokens "
+        f"({len(report['held_out_chapters'])} chapters)",
+    ]
+    if report.get("accepted_suggestions_used"):
+        lines.append(f"- plus {report['accepted_suggestions_used']} accepted suggestions (training side only)")
+    for skipped in report["files_skipped"]:
+        lines.append(f"- skipped `{skipped['path']}`: {skipped['reason']}")
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"- mode **{hp['mode']}**, {report['steps']} steps ({report['stopped']}), best at step {report['best_step']}",
+        f"- {report['training_seconds']:.0f} s of training at {report['tokens_per_s']:.0f} tokens/s; "
+        f"{report['duration_s']:.0f} s in total",
+        "",
+        "| setting | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {key} | {value} |" for key, value in hp.items()]
+    if report["samples"]:
+        lines += ["", "## Samples", "", "Same prompt, same random seed, before and after fine-tuning.", ""]
+        for sample in report["samples"]:
+            lines += [f"### {sample['form']}", "", "Prompt:", "", _quote(sample["prompt"]), "",
+                      "Base model:", "", _quote(sample["before"]), "", "Tuned model:", "", _quote(sample["after"]), ""]
+    return "\n".join(lines).rstrip() + "\n"

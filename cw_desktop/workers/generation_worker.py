@@ -1,0 +1,214 @@
+"""The suggestion worker: owns the Generator in its own QThread for the life of the app.
+
+The GUI thread calls the thread-safe `submit_*` / `cancel` methods; they return request ids at
+once and queue the work into this worker's thread. Results come back as signals tagged with the
+request id, so the GUI can ignore answers to questions it no longer asks.
+
+Cancelling is a flag, not a queued signal: a queued "stop" would wait behind the very generation
+it is meant to stop. The engine polls `should_stop` every decoding step, so a cancel set from the
+GUI thread takes effect within one token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+if TYPE_CHECKING:  # the engine imports torch: only the worker thread loads it, lazily
+    from cw_desktop.ml.generation import GenerationSettings, Generator
+    from cw_desktop.ml.loading import LoadedModel
+
+
+def model_info(loaded: "LoadedModel") -> dict[str, Any]:
+    """What the GUI shows about a model (plain data: the model object stays in the worker)."""
+    return {"spec": loaded.spec, "name": loaded.display_name, "folder": str(loaded.folder),
+            "context_length": loaded.context_length, "load_seconds": loaded.load_seconds,
+            "provenance": dict(loaded.provenance)}
+
+
+def build_settings(options: dict[str, Any]) -> "GenerationSettings":
+    """{"preset": "prose", "max_new_tokens": 24, ...} -> GenerationSettings (unknown keys dropped)."""
+    from cw_desktop.ml.generation import GenerationSettings, preset
+
+    fields = {f.name for f in dataclasses.fields(GenerationSettings)}
+    overrides = {k: v for k, v in options.items() if k in fields}
+    return preset(str(options.get("preset", "prose")), **overrides)
+
+
+class GenerationWorker(QObject):
+    model_installed = Signal(dict)  # model_info() of the model now answering requests, plus "presets"
+    install_failed = Signal(str)  # message: the previous model (if any) stays in use
+    token = Signal(int, int, str)  # request id, alternative index, text of that alternative so far
+    suggestions_ready = Signal(int, list, float)  # request id, [Suggestion], seconds taken
+    budget_ready = Signal(int, object)  # request id, TokenBudget
+    write_token = Signal(int, str)  # request id, the whole text so far (starting with the prompt)
+    write_finished = Signal(int, object)  # request id, Suggestion
+    cancelled = Signal(int, int)  # request id, tokens streamed after the cancel was requested
+    failed = Signal(int, str)  # request id, message for the writer
+
+    # Internal: carry a request into the worker's thread (queued connections).
+    _install_requested = Signal(object)
+    _suggest_requested = Signal(int, str, dict, str)
+    _write_requested = Signal(int, str, str, dict, str)
+    _budget_requested = Signal(int, str, dict, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._generator: Generator | None = None
+        self._lock = threading.Lock()
+        self._last_id = 0
+        self._latest_suggest = 0
+        self._latest_budget = 0
+        self._cancelled: set[int] = set()
+        self._install_requested.connect(self._install)
+        self._suggest_requested.connect(self._suggest)
+        self._write_requested.connect(self._write)
+        self._budget_requested.connect(self._budget)
+
+    # -- called from the GUI thread (thread-safe) -------------------------------------------------
+    def _new_id(self) -> int:
+        with self._lock:
+            self._last_id += 1
+            return self._last_id
+
+    def install(self, loaded: "LoadedModel") -> None:
+        """Serve requests with `loaded` from now on (the previous model is released)."""
+        self._install_requested.emit(loaded)
+
+    def submit_suggest(self, context: str, options: dict[str, Any], memory: str = "") -> int:
+        """Ask for a continuation of `context`; supersedes (cancels) any earlier suggestion request."""
+        request = self._new_id()
+        with self._lock:
+            self._latest_suggest = request
+        self._suggest_requested.emit(request, context, dict(options), memory)
+        return request
+
+    def submit_write(self, form: str, title: str, options: dict[str, Any], memory: str = "") -> int:
+        """Write a new piece (poem / dialogue / story) from a title or first line."""
+        request = self._new_id()
+        self._write_requested.emit(request, form, title, dict(options), memory)
+        return request
+
+    def submit_budget(self, context: str, options: dict[str, Any], memory: str = "") -> int:
+        request = self._new_id()
+        with self._lock:
+            self._latest_budget = request
+        self._budget_requested.emit(request, context, dict(options), memory)
+        return request
+
+    def cancel(self, request: int) -> None:
+        """Stop `request` as soon as possible (within one decoding step if it is running)."""
+        with self._lock:
+            self._cancelled.add(request)
+
+    def is_stopped(self, request: int, *, superseded_by_newer: bool = True) -> bool:
+        with self._lock:
+            return request in self._cancelled or (superseded_by_newer and request != self._latest_suggest)
+
+    @property
+    def has_model(self) -> bool:
+        return self._generator is not None
+
+    # -- run in the worker thread -----------------------------------------------------------------
+    @Slot(object)
+    def _install(self, loaded: "LoadedModel") -> None:
+        try:
+            from cw_desktop.ml.generation import Generator
+
+            from cw_desktop.ml.generation import PRESETS
+
+            generator = Generator(loaded)
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the writer, not kill the thread
+            traceback.print_exc()
+            self.install_failed.emit(f"The model {loaded.display_name} could not be used: {exc}")
+            return
+        self._generator = generator
+        info = model_info(loaded)
+        info["presets"] = {name: dataclasses.asdict(settings) for name, settings in PRESETS.items()}
+        self.model_installed.emit(info)
+
+    @Slot(int, str, dict, str)
+    def _suggest(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
+        if self.is_stopped(request):
+            self._finish_cancelled(request, 0)
+            return
+        if self._generator is None:
+            self.failed.emit(request, "No model is loaded yet")
+            return
+        tokens_after_stop = 0
+
+        def on_token(index: int, text: str) -> None:
+            nonlocal tokens_after_stop
+            if self.is_stopped(request):
+                tokens_after_stop += 1
+                return
+            self.token.emit(request, index, text)
+
+        started = time.perf_counter()
+        try:
+            settings = build_settings(options)
+            self.budget_ready.emit(request, self._generator.budget(context, settings, memory))
+            suggestions = self._generator.suggest(context, settings, memory=memory, on_token=on_token,
+                                                  should_stop=lambda: self.is_stopped(request))
+        except Exception as exc:  # noqa: BLE001
+            self._report_failure(request, exc)
+            return
+        if self.is_stopped(request):
+            self._finish_cancelled(request, tokens_after_stop)
+        else:
+            self.suggestions_ready.emit(request, suggestions, time.perf_counter() - started)
+
+    @Slot(int, str, str, dict, str)
+    def _write(self, request: int, form: str, title: str, options: dict[str, Any], memory: str) -> None:
+        if self.is_stopped(request, superseded_by_newer=False):
+            self._finish_cancelled(request, 0)
+            return
+        if self._generator is None:
+            self.failed.emit(request, "No model is loaded yet")
+            return
+
+        try:
+            from cw_desktop.ml.generation import form_prompt
+
+            prompt, settings = form_prompt(form, title)
+
+            def on_token(_index: int, text: str) -> None:
+                self.write_token.emit(request, prompt + text)
+
+            for key in ("temperature", "top_p", "max_new_tokens"):
+                if key in options:
+                    setattr(settings, key, options[key])
+            result = self._generator.write(prompt, settings, memory=memory, on_token=on_token,
+                                           should_stop=lambda: self.is_stopped(request, superseded_by_newer=False))
+            # The new document starts with the title / first line the writer gave.
+            result.text = prompt + result.text
+        except Exception as exc:  # noqa: BLE001
+            self._report_failure(request, exc)
+            return
+        self.write_finished.emit(request, result)
+
+    @Slot(int, str, dict, str)
+    def _budget(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
+        with self._lock:
+            if request != self._latest_budget:
+                return  # a newer question is already queued behind this one
+        if self._generator is None:
+            return
+        try:
+            self.budget_ready.emit(request, self._generator.budget(context, build_settings(options), memory))
+        except Exception as exc:  # noqa: BLE001
+            self._report_failure(request, exc)
+
+    def _finish_cancelled(self, request: int, tokens_after_stop: int) -> None:
+        with self._lock:
+            self._cancelled.discard(request)
+        self.cancelled.emit(request, tokens_after_stop)
+
+    def _report_failure(self, request: int, exc: Exception) -> None:
+        traceback.print_exc()
+        self.failed.emit(request, f"Generation failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,91 @@
+"""Loading and downloading models off the GUI thread.
+
+A separate thread from the generation worker on purpose: while a new model loads (seconds, or
+~25 s for the first conversion of the bundled one), the current model keeps answering.
+This is also where torch and transformers get imported, so the window never waits for them.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from cw_desktop.core.paths import AppPaths
+
+
+class ModelLoaderWorker(QObject):
+    progress = Signal(str, float, str)  # spec, fraction 0..1, stage
+    loaded = Signal(str, object)  # spec, LoadedModel
+    downloaded = Signal(str, str)  # spec, folder
+    failed = Signal(str, str)  # spec, message for the writer
+
+    _load_requested = Signal(str)
+    _download_requested = Signal(str)
+
+    def __init__(self, paths: AppPaths) -> None:
+        super().__init__()
+        self.paths = paths
+        self._stop_download = threading.Event()
+        self._load_requested.connect(self._load)
+        self._download_requested.connect(self._download)
+
+    # -- called from the GUI thread ----------------------------------------------------------------
+    def request_load(self, spec: str) -> None:
+        self._load_requested.emit(spec)
+
+    def request_download(self, spec: str) -> None:
+        self._stop_download.clear()
+        self._download_requested.emit(spec)
+
+    def cancel_download(self) -> None:
+        self._stop_download.set()
+
+    # -- worker thread -----------------------------------------------------------------------------
+    @Slot(str)
+    def _load(self, spec: str) -> None:
+        try:
+            from cw_desktop.ml.loading import load_model
+
+            loaded = load_model(spec, self.paths, on_progress=lambda f, stage: self.progress.emit(spec, f, stage))
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the status bar
+            self.failed.emit(spec, _message(exc))
+            return
+        self.loaded.emit(spec, loaded)
+
+    @Slot(str)
+    def _download(self, spec: str) -> None:
+        try:
+            from cw_desktop.ml.loading import download_hub_model
+
+            folder = download_hub_model(self.paths, spec,
+                                        on_progress=lambda f, stage: self.progress.emit(spec, f, stage),
+                                        should_stop=self._stop_download.is_set)
+        except Exception as exc:  # noqa: BLE001
+            self.failed.emit(spec, _message(exc))
+            return
+        self.downloaded.emit(spec, str(folder))
+
+
+def _message(exc: BaseException) -> str:
+    from cw_desktop.ml.loading import ModelLoadError
+
+    if isinstance(exc, ModelLoadError):
+        return str(exc)
+    traceback.print_exc()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def describe_model(info: dict[str, Any]) -> str:
+    """One status-bar line: name plus where a fine-tuned model came from."""
+    provenance = info.get("provenance") or {}
+    text = str(info.get("name", info.get("spec", "model")))
+    base = provenance.get("base_model")
+    if base:
+        text += f" — fine-tuned from {base}"
+        before, after = provenance.get("perplexity_before"), provenance.get("perplexity_after")
+        if isinstance(before, (int, float)) and isinstance(after, (int, float)):
+            text += f" (perplexity {before:.1f} → {after:.1f})"
+    return text

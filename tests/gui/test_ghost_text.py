@@ -1,0 +1,147 @@
+"""Ghost-text suggestions in the real window, answered by the tiny GPT-2 in the worker thread."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+
+from conftest import TEST_OPTIONS
+
+
+def wait_for_suggestion(qtbot, window, typed: str):
+    """Type, pause, and wait until the worker's complete answer is showing."""
+    editor = window.current_editor()
+    with qtbot.waitSignal(window.generation.suggestions_ready, timeout=20_000,
+                          check_params_cb=lambda request, s, t: request == editor.ghost_request):
+        qtbot.keyClicks(editor, typed)
+    qtbot.waitUntil(lambda: editor.ghost_text() != "", timeout=5_000)
+    return editor
+
+
+def log_events(window) -> list[dict]:
+    window.controller.flush_log()
+    return window.log.read()
+
+
+def test_pause_shows_ghost_which_is_never_saved_and_tab_accepts_in_one_undo_step(qtbot, window, tmp_path: Path) -> None:
+    typed = "The storm broke over the"
+    editor = wait_for_suggestion(qtbot, window, typed)
+    ghost = editor.ghost_text()
+    # Drawn, but not in the document: text, word count and a save see only the writer's words.
+    assert editor.toPlainText() == typed
+    assert editor.textCursor().block().layout().preeditAreaText().replace("\u2028", "\n") == ghost
+    qtbot.waitUntil(lambda: window.counts.text().startswith("5 words"))
+    target = tmp_path / "draft.txt"
+    assert window.save_to(window.current_tab(), target)
+    assert target.read_text(encoding="utf-8") == typed
+    assert editor.ghost_text() == ghost  # saving does not disturb the suggestion
+
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == typed + ghost
+    assert editor.ghost_text() == ""
+    editor.undo()
+    assert editor.toPlainText() == typed  # the whole suggestion was one step
+    accepted = [e for e in log_events(window) if e["outcome"] == "accepted"]
+    assert accepted and accepted[0]["accepted_text"] == ghost and accepted[0]["context_tail"] == typed
+    assert accepted[0]["model"] == window.controller.model_spec
+
+
+def test_escape_dismisses_and_is_logged_as_rejected(qtbot, window) -> None:
+    editor = wait_for_suggestion(qtbot, window, "Once upon a time")
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    assert editor.ghost_text() == "" and editor.toPlainText() == "Once upon a time"
+    assert editor.textCursor().block().layout().preeditAreaText() == ""
+    assert [e["outcome"] for e in log_events(window)] == ["rejected"]
+
+
+def test_typing_the_suggested_characters_consumes_them(qtbot, window) -> None:
+    editor = wait_for_suggestion(qtbot, window, "It was a dark and stormy night")
+    ghost = editor.ghost_text()
+    first = ghost[0]
+    qtbot.keyClicks(editor, first)
+    assert editor.toPlainText() == "It was a dark and stormy night" + first
+    assert editor.ghost_text() == ghost[1:]
+    # Ctrl+Right takes the next word of what is left.
+    qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert editor.toPlainText().startswith("It was a dark and stormy night" + first)
+    assert len(editor.toPlainText()) > len("It was a dark and stormy night" + first)
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    assert log_events(window)[-1]["outcome"] in ("partial", "accepted")
+
+
+def test_alternatives_cycle_with_keys_and_cards_insert(qtbot, window) -> None:
+    window.controller.options = lambda: {**TEST_OPTIONS, "alternatives": 3, "temperature": 1.5, "seed": 7}
+    window.alternatives_dock.show()
+    editor = wait_for_suggestion(qtbot, window, "Shall I compare thee")
+    alternatives = editor.alternatives()
+    assert len(alternatives) == 3
+    assert len(window.alternatives_panel.card_texts()) == len([a for a in alternatives if a.strip()])
+    first = editor.ghost_text()
+    qtbot.keyClick(editor, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.AltModifier)
+    assert editor.alternative_index() == 1 and editor.ghost_text() == alternatives[1]
+    qtbot.keyClick(editor, Qt.Key.Key_BracketLeft, Qt.KeyboardModifier.AltModifier)
+    assert editor.ghost_text() == first
+    window.alternatives_panel.chosen.emit(2)  # what clicking the third card does
+    assert editor.toPlainText() == "Shall I compare thee" + alternatives[2]
+
+
+def test_typing_something_else_cancels_generation_within_a_token(qtbot, window) -> None:
+    window.controller.options = lambda: {**TEST_OPTIONS, "max_new_tokens": 200, "temperature": 0.8}
+    editor = window.current_editor()
+    qtbot.keyClicks(editor, "The harbour")
+    window.controller.debounce.stop()
+    with qtbot.waitSignal(window.generation.token, timeout=20_000):
+        qtbot.keyClick(editor, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)  # suggest now
+    request = editor.ghost_request
+    streamed = editor.ghost_text()
+    different = "@" if not streamed.startswith("@") else "#"
+    with qtbot.waitSignal(window.generation.cancelled, timeout=10_000,
+                          check_params_cb=lambda r, n: r == request) as cancelled:
+        qtbot.keyClicks(editor, different)
+    assert cancelled.args[1] <= 1  # tokens the worker produced after the keystroke
+    assert editor.ghost_text() == "" and editor.toPlainText() == "The harbour" + different
+    assert any(e["outcome"] == "typed_over" for e in log_events(window))
+
+
+def test_stale_answers_are_ignored(qtbot, window) -> None:
+    editor = window.current_editor()
+    qtbot.keyClicks(editor, "Old text")
+    window.controller.debounce.stop()
+    editor.begin_ghost(10_000)
+    editor.set_alternative(9_999, 0, " from an older request")
+    assert editor.ghost_text() == ""
+    editor.set_alternative(10_000, 0, " current")
+    assert editor.ghost_text() == " current"
+
+
+def test_gui_thread_stays_responsive_while_the_worker_generates(qtbot, window) -> None:
+    window.controller.options = lambda: {**TEST_OPTIONS, "max_new_tokens": 120}
+    editor = window.current_editor()
+    qtbot.keyClicks(editor, "It was the best of times")
+    window.controller.debounce.stop()
+    beats: list[float] = []
+    heartbeat = QTimer(interval=10)
+    heartbeat.timeout.connect(lambda: beats.append(time.perf_counter()))
+    heartbeat.start()
+    with qtbot.waitSignal(window.generation.suggestions_ready, timeout=30_000):
+        window.controller.suggest_now()
+    heartbeat.stop()
+    gaps = [b - a for a, b in zip(beats, beats[1:])]
+    assert len(beats) > 5
+    assert max(gaps) < 0.25, f"the GUI thread stalled for {max(gaps) * 1000:.0f} ms"
+
+
+def test_auto_suggest_off_means_on_demand_only(qtbot, window) -> None:
+    window.auto_action.trigger()  # switch automatic suggestions off
+    assert window.settings.suggestions.auto_suggest is False
+    editor = window.current_editor()
+    qtbot.keyClicks(editor, "A quiet line")
+    assert not window.controller.debounce.isActive()
+    with qtbot.waitSignal(window.generation.suggestions_ready, timeout=20_000):
+        qtbot.keyClick(editor, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: editor.ghost_text() != "", timeout=5_000)
+    saved = json.loads(json.dumps(window.settings.to_dict()))
+    assert saved["suggestions"]["auto_suggest"] is False

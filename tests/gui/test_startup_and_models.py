@@ -1,0 +1,99 @@
+"""Start-up speed, model loading states, switching models, and the creative-writing panel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import make_window
+
+
+def test_window_appears_before_torch_is_imported(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.json"
+    env = {**os.environ, "CW_DESKTOP_STARTUP_PROBE": str(probe), "QT_QPA_PLATFORM": "offscreen"}
+    subprocess.run([sys.executable, "-m", "cw_desktop", "--data", str(tmp_path / "data"),
+                    "--config", str(tmp_path / "config")], env=env, check=True, timeout=60)
+    shown = json.loads(probe.read_text())
+    assert shown["torch_imported"] is False and shown["transformers_imported"] is False
+    assert shown["seconds"] < 2.0
+
+
+def test_a_bad_model_shows_the_reason_and_a_way_out(qtbot, qasync_loop, app_paths, tmp_path: Path) -> None:
+    window = make_window(qtbot, app_paths)
+    not_a_model = tmp_path / "notes"
+    not_a_model.mkdir()
+    with qtbot.waitSignal(window.model_failed, timeout=30_000) as failed:
+        window.switch_model(str(not_a_model))
+    assert "no config.json" in failed.args[1]
+    assert window.model_status.state == "error" and window.model_status.choose_button.isVisibleTo(window)
+    assert "notes" in window.model_status.label.toolTip()
+
+
+def test_switching_models_keeps_the_window_working(qtbot, window, tiny_model_dir: Path, tmp_path: Path) -> None:
+    assert window.model_status.state == "ready"
+    assert window.settings.model.spec == str(tiny_model_dir)
+    # A failed switch keeps the working model.
+    with qtbot.waitSignal(window.model_failed, timeout=30_000) as failed:
+        window.switch_model(str(tmp_path / "missing"))
+    assert "still using" in failed.args[1] and window.generation.has_model
+    with qtbot.waitSignal(window.model_ready, timeout=30_000):
+        window.switch_model(str(tiny_model_dir))
+    assert window.model_status.state == "ready"
+
+
+def test_download_without_network_fails_clearly(qtbot, window) -> None:
+    with qtbot.waitSignal(window.model_failed, timeout=60_000) as failed:
+        window.download_model("distilgpt2")
+    assert "distilgpt2" in failed.args[1] and ("download" in failed.args[1].lower())
+    assert window.generation.has_model  # still suggesting with the previous model
+
+
+def test_model_menu_lists_fine_tuned_models_and_the_dialog_hooks(qtbot, window, app_paths, tiny_model_dir) -> None:
+    import shutil
+
+    tuned = app_paths.models_dir / "austen-tune"
+    shutil.copytree(tiny_model_dir, tuned)
+    (tuned / "report.json").write_text(json.dumps({"name": "Austen", "base_model": "bundled"}))
+    window._fill_model_menu()
+    labels = [a.text() for a in window.model_menu.actions()]
+    assert any(label.startswith("Austen") for label in labels)
+    for entry in ("Fine-tune on a folder…", "Model manager…", "Suggestion history…", "Open model folder…"):
+        assert entry in labels
+    guard_answers = [False]
+    window.register_close_guard(lambda: guard_answers[0])
+    assert window.is_training_running()
+    assert not window.close() and window.isVisible()
+    guard_answers[0] = True
+    window.prompts.unsaved_answer = "discard"
+    assert window.close()
+
+
+def test_creative_panel_streams_a_draft_into_a_new_tab(qtbot, window) -> None:
+    before = len(window.document_tabs())
+    with qtbot.waitSignal(window.generation.write_finished, timeout=30_000):
+        window.creative_panel.title.setText("The Lighthouse")
+        window.creative_panel.length.setValue(40)
+        window.creative_panel.write_button.click()
+        assert window.creative_panel.stop_button.isEnabled()
+    tab = window.current_tab()
+    assert len(window.document_tabs()) == before + 1
+    assert tab.text().startswith("The Lighthouse\n\n") and len(tab.text()) > len("The Lighthouse\n\n")
+    assert not tab.editor.isReadOnly() and tab.is_modified()
+    assert window.creative_panel.write_button.isEnabled()
+
+
+def test_creative_draft_can_be_stopped(qtbot, window) -> None:
+    window.creative_panel.length.setValue(2000)
+    window.creative_panel.title.setText("A very long story")
+    with qtbot.waitSignal(window.generation.write_token, timeout=30_000):
+        window.creative_panel.write_button.click()
+    with qtbot.waitSignal(window.generation.write_finished, timeout=10_000) as finished:
+        window.creative_panel.stop_button.click()
+    assert finished.args[1].finish_reason == "cancelled" and finished.args[1].tokens < 200
+    tab = window.current_tab()
+    assert tab.writing_request is None and not tab.editor.isReadOnly()
+    assert tab.text().startswith("A very long story")
+    assert "Stopped" in window.creative_panel.status.text()
