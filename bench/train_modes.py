@@ -52,7 +52,12 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=180.0, help="training seconds per mode")
     parser.add_argument("--modes", nargs="+", default=["full", "lora", "top"])
     parser.add_argument("--train-units", type=int, default=40, help="training chapters in the slice")
+    parser.add_argument("--interleaved", type=int, metavar="ROUNDS",
+                        help="only throughput: alternate a few steps of each mode for ROUNDS rounds and "
+                             "print median tokens/s and the ratio to full (robust to a busy machine)")
     args = parser.parse_args()
+    if args.interleaved:
+        return interleaved(args)
 
     from cw_desktop.core.paths import AppPaths
     from cw_desktop.ml import dataset as ds
@@ -107,6 +112,44 @@ def main() -> int:
         print(f"| {r['mode']} | {r['lr']:g} | {r['trainable_params'] / 1e6:.1f} M | {r['steps']} | "
               f"{r['tokens_per_s']:.0f} | {r['ppl_before']:.2f} | {r['ppl_after']:.2f} | {change:+.1f}% | "
               f"{r['peak_rss_mb']:.0f} | {r['load']:.1f} |")
+    return 0
+
+
+def interleaved(args: argparse.Namespace, steps_per_turn: int = 2) -> int:
+    """Throughput ratios measured turn by turn, so every mode sees the same machine load."""
+    import statistics
+
+    import torch
+
+    from cw_desktop.core.paths import AppPaths
+    from cw_desktop.ml import training as tr
+    from cw_desktop.ml.loading import load_model
+
+    tr.configure_threads()
+    paths = AppPaths.default(data=args.data)
+    models, optimizers = {}, {}
+    for mode in args.modes:
+        loaded = load_model("bundled", paths)
+        hp = tr.Hyperparameters(mode=mode, top_layers=4)
+        models[mode] = tr.apply_mode(loaded.model, hp).train()
+        optimizers[mode] = torch.optim.AdamW(tr.optimizer_groups(models[mode], 0.1), lr=1e-5)
+    hp = tr.plan_training(1_000_000, tr.ModelInfo.of(loaded), "cpu")
+    x = torch.randint(0, loaded.tokenizer.vocab_size, (hp.batch_size, hp.block_size))  # [B, T]
+    speeds: dict[str, list[float]] = {mode: [] for mode in args.modes}
+    for _round in range(args.interleaved + 1):  # round 0 warms up and is discarded
+        for mode in args.modes:
+            started = time.perf_counter()
+            for _ in range(steps_per_turn):
+                models[mode](input_ids=x, labels=x).loss.backward()
+                optimizers[mode].step()
+                optimizers[mode].zero_grad(set_to_none=True)
+            if _round:
+                speeds[mode].append(steps_per_turn * x.numel() / (time.perf_counter() - started))
+    full = statistics.median(speeds.get("full") or [1.0])
+    print(f"| mode | median tokens/s | x full | load avg {os.getloadavg()[0]:.1f} |")
+    print("|---|---|---|---|")
+    for mode, values in speeds.items():
+        print(f"| {mode} | {statistics.median(values):.0f} | {statistics.median(values) / full:.2f} | |")
     return 0
 
 

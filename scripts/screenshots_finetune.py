@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 import cw_desktop.dialogs  # noqa: F401  (installs the PySide6 refcount fix first)
@@ -27,18 +27,24 @@ from cw_desktop.dialogs.model_manager import ModelManagerDialog
 REPO = Path(__file__).resolve().parents[1]
 
 
+def run_loop_for(ms: int) -> None:
+    """Let Qt work for `ms` (an event loop that sleeps when idle, unlike a processEvents() busy loop,
+    which would take CPU from the trainer)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
 def wait_for(app: QApplication, condition, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 200)
+        run_loop_for(250)
 
 
 def settle(app: QApplication, seconds: float = 0.5) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    run_loop_for(int(seconds * 1000))
 
 
 def shoot(app: QApplication, widget: QWidget, path: Path) -> None:

@@ -26,6 +26,9 @@ class EditorSettings:
     autosave_seconds: int = 30
     recent_files: list[str] = field(default_factory=list)
     soft_wrap: bool = True
+    # Qt's saveGeometry()/saveState() of the editor window, base64: it reopens where it was left.
+    window_geometry: str = ""
+    window_state: str = ""
 
 
 @dataclass

@@ -6,6 +6,7 @@ each model (the everyday measure of whether a fine-tune helps), and wipes it on 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -29,6 +30,14 @@ def confirm(parent: QWidget, title: str, text: str, yes: str, no: str) -> bool:
     box.addButton(no, QMessageBox.ButtonRole.RejectRole)
     box.exec()
     return box.clickedButton() is yes_button
+
+
+def _local_time(stamp: str) -> str:
+    """The log stores UTC ISO times; show the writer's own clock."""
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp[:16].replace("T", " ")
 
 
 def _one_line(text: str, limit: int = 120) -> str:
@@ -168,7 +177,7 @@ class SuggestionHistoryDialog(QDialog):
             taken = str(event.get("accepted_text") or "")
             suggestion = str(event.get("suggestion") or "")
             around = str(event.get("context_tail") or "")[-80:] + " ⟨…⟩ " + str(event.get("after_text") or "")
-            cells = [str(event.get("time", ""))[:19].replace("T", " "), self.model_name(str(event.get("model", ""))),
+            cells = [_local_time(str(event.get("time", ""))), self.model_name(str(event.get("model", ""))),
                      OUTCOME_LABELS.get(str(event.get("outcome")), str(event.get("outcome"))),
                      _one_line(suggestion) + (f"  [kept: {_one_line(taken, 60)}]"
                                              if event.get("outcome") == "partial" and taken else ""),

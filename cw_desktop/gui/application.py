@@ -34,7 +34,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data", help="data folder (models, recovery copies, suggestion log)")
     parser.add_argument("--config", help="settings folder")
     parser.add_argument("--cache", help="cache folder (converted and downloaded models)")
-    parser.add_argument("--model", help="model to use this time: 'bundled', a catalog name or a model folder")
+    parser.add_argument("--model", help="model to use ('bundled', a catalog name or a model folder); "
+                        "becomes the default once it loads")
     # Qt's own options (-platform, -style, ...) pass through to QApplication.
     args, unknown = parser.parse_known_args(argv)
     args.qt_args = unknown

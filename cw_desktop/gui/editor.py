@@ -117,9 +117,13 @@ class GhostTextEditor(QPlainTextEdit):
     def set_alternatives(self, request: int, texts: list[str]) -> None:
         for index, text in enumerate(texts):
             self.set_alternative(request, index, text)
-        if self._ghost is not None and self._ghost.request == request and not self.ghost_text():
-            # The model had nothing to add (end of text, or it only produced what was typed).
-            self.end_ghost("rejected")
+        ghost = self._ghost
+        if ghost is None or ghost.request != request or self.ghost_text():
+            return
+        # The current alternative came back empty (the model ended the text): show another one.
+        self.cycle_alternative(+1)
+        if not self.ghost_text():
+            self.end_ghost("rejected")  # nothing to add at all
 
     def choose_alternative(self, index: int) -> None:
         ghost = self._ghost

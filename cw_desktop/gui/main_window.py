@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, QFontDialog, QLabel, QMainWindow, QMenu,
-                               QMessageBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QFontDialog, QLabel, QMainWindow, QMenu,
+                               QMessageBox, QTabBar, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 from qasync import asyncSlot
 
 from cw_desktop import APP_NAME
@@ -30,6 +30,8 @@ from cw_desktop.gui.creative_panel import FORMS, CreativePanel
 from cw_desktop.gui.document_tab import DocumentTab
 from cw_desktop.gui.find_bar import FindBar
 from cw_desktop.gui.generation_panel import GenerationPanel
+from cw_desktop.gui.model_menu import ModelMenu, download_size_mb
+from cw_desktop.gui.prompts import Prompts
 from cw_desktop.gui.status_widgets import ModelStatus
 from cw_desktop.gui.suggestion_controller import SuggestionController
 from cw_desktop.gui.theme import apply_theme, colours, editor_font
@@ -38,41 +40,7 @@ from cw_desktop.workers.model_loader import ModelLoaderWorker, describe_model
 from cw_desktop.workers.threads import WorkerError, signal_future, start_in_thread, stop_thread
 
 FILE_FILTER = "Text (*.txt *.md *.markdown *.text);;All files (*)"
-DOWNLOADABLE = ("gpt2", "distilgpt2", "gpt2-medium")
 MAX_AUTOSAVE_SECONDS = 30  # the promise: no keystroke older than this is ever lost
-
-
-class Prompts:
-    """The questions the window asks the writer; tests replace them with scripted answers."""
-
-    def __init__(self, parent: QWidget) -> None:
-        self.parent = parent
-
-    def unsaved_changes(self, title: str) -> str:
-        """"save" | "discard" | "cancel"."""
-        answer = QMessageBox.question(
-            self.parent, "Unsaved changes", f"Save the changes to “{title}” before closing?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save)
-        return {QMessageBox.StandardButton.Save: "save",
-                QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
-
-    def recover(self, entries: list[RecoveryEntry]) -> list[RecoveryEntry] | None:
-        """Entries to restore; [] = discard them all; None = keep them for next time."""
-        from cw_desktop.dialogs.recovery import RecoveryDialog
-
-        dialog = RecoveryDialog(entries, self.parent)
-        result = dialog.exec()
-        if result == QDialog.DialogCode.Accepted:
-            return dialog.chosen()
-        return [] if result == RecoveryDialog.DISCARD else None
-
-    def confirm(self, title: str, text: str) -> bool:
-        return QMessageBox.question(self.parent, title, text) == QMessageBox.StandardButton.Yes
-
-    def error(self, title: str, text: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.parent)
-        box.open()  # not exec(): this may be called from inside an async slot
 
 
 class MainWindow(QMainWindow):
@@ -90,6 +58,7 @@ class MainWindow(QMainWindow):
         self.log = SuggestionLog(paths.suggestion_log)
         self._close_guards: list[Callable[[], bool]] = []
         self._model_target: str | None = None  # the spec the writer asked for last
+        self._download_target: str | None = None
         self.current_model: dict[str, Any] | None = None
         self._distraction_free_state: dict[str, Any] | None = None
         self._shut_down = False
@@ -120,6 +89,7 @@ class MainWindow(QMainWindow):
         self.apply_settings()
         self.new_document()
         self.resize(1200, 800)
+        self._restore_window_layout()
 
     # -- layout --------------------------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -260,9 +230,14 @@ class MainWindow(QMainWindow):
         self.auto_action = self._action(suggest_menu, "Suggest &automatically", self._toggle_auto, checkable=True)
         self._action(suggest_menu, "&Write a piece…", self._show_creative)
 
-        self.model_menu = bar.addMenu("&Model")
-        self.model_menu.aboutToShow.connect(self._fill_model_menu)
-        self._fill_model_menu()
+        self.model_menu = ModelMenu(self.paths, lambda: self._model_target or self.settings.model.spec, self)
+        self.model_menu.model_chosen.connect(self.switch_model)
+        self.model_menu.download_requested.connect(self._ask_download)
+        self.model_menu.open_folder_requested.connect(self._open_model_folder)
+        self.model_menu.show_models_folder_requested.connect(lambda: self._reveal(self.paths.models_dir))
+        self.model_menu.dialog_requested.connect(
+            lambda module, name, with_settings: self.open_dialog_module(module, name, with_settings=with_settings))
+        bar.addMenu(self.model_menu)
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self._show_shortcuts)
@@ -317,14 +292,17 @@ class MainWindow(QMainWindow):
         self.current_model = info
         self.controller.model_spec = spec
         self.generation_panel.set_preset_defaults(info.get("presets", {}))
-        details = f"{info['name']}\n{info['folder']}\nContext window: {info['context_length']} tokens, " \
-                  f"loaded in {info['load_seconds']:.1f} s"
-        self.model_status.show_ready(describe_model(info), details)
+        self._show_ready(info)
         if self.settings.model.spec != spec:
             self.settings.model.spec = spec
             self.save_settings()
         self.refresh_budget()
         self.model_ready.emit(info)
+
+    def _show_ready(self, info: dict[str, Any]) -> None:
+        details = f"{info['name']}\n{info['folder']}\nContext window: {info['context_length']} tokens, " \
+                  f"loaded in {info['load_seconds']:.1f} s"
+        self.model_status.show_ready(describe_model(info), details)
 
     def _show_model_error(self, spec: str, message: str) -> None:
         if self.current_model is not None:
@@ -333,27 +311,34 @@ class MainWindow(QMainWindow):
         self.model_failed.emit(spec, message)
 
     def _on_load_progress(self, spec: str, fraction: float, stage: str) -> None:
-        if spec == self._model_target:
+        if spec in (self._model_target, self._download_target):
             self.model_status.show_loading(_short_spec(spec), fraction, stage)
 
     @asyncSlot(str)
     async def download_model(self, spec: str) -> None:
         entry = next((e for e in load_catalog() if e.matches(spec)), None)
         name = entry.name if entry else spec
+        self._download_target = spec
         self.model_status.show_loading(f"{name} (download)")
         downloading = signal_future(self.loader.downloaded, self.loader.failed, key=spec)
         self.loader.request_download(spec)
         try:
             folder = await downloading
         except WorkerError as exc:
-            self._show_model_error(spec, str(exc))
+            self.model_failed.emit(spec, str(exc))
             self.prompts.error("Download failed", str(exc))
+            if self.current_model is not None:
+                self._show_ready(self.current_model)  # nothing changed: keep writing with it
+            else:
+                self.model_status.show_error(str(exc))
             return
+        finally:
+            self._download_target = None
         self.switch_model(str(folder))
 
     def _ask_download(self, spec: str) -> None:
         entry = next((e for e in load_catalog() if e.matches(spec)), None)
-        size = f" (about {entry.extra.get('download_size_mb', entry.disk_size_mb)} MB)" if entry else ""
+        size = f" (about {download_size_mb(entry)} MB)" if entry else ""
         name = entry.name if entry else spec
         if self.prompts.confirm("Download a model", f"Download {name}{size} from the Hugging Face hub?\n\n"
                                 "This is the only time cw_desktop uses the network; the model is then "
@@ -361,51 +346,10 @@ class MainWindow(QMainWindow):
             self.download_model(spec)
 
     def _fill_model_menu(self) -> None:
-        from cw_desktop.core.model_registry import base_infos, list_fine_tuned
-
-        menu = self.model_menu
-        menu.clear()
-        current = self._model_target or self.settings.model.spec
-        group = QActionGroup(menu)
-        menu.addSection("Base models")
-        infos = base_infos(self.paths)
-        for info in infos:
-            self._model_choice(menu, group, info.name, info.spec, current)
-        tuned = list_fine_tuned(self.paths)
-        menu.addSection("Fine-tuned on your writing")
-        if not tuned:
-            placeholder = menu.addAction("(none yet — Fine-tune on a folder…)")
-            placeholder.setEnabled(False)
-        for info in tuned:
-            label = info.name + (f" — from {info.base_model}" if info.base_model else "")
-            self._model_choice(menu, group, label, info.spec, current)
-        menu.addSeparator()
-        menu.addAction("Open model folder…", self._open_model_folder)
-        download = menu.addMenu("Download")
-        local = {info.spec for info in infos}
-        for entry in load_catalog():
-            if entry.key in DOWNLOADABLE:
-                action = download.addAction(f"{entry.name}, {entry.extra.get('download_size_mb', entry.disk_size_mb)} MB",
-                                            lambda spec=entry.key: self._ask_download(spec))
-                action.setEnabled(entry.key not in local)
-        menu.addAction("Show models folder", lambda: self._reveal(self.paths.models_dir))
-        menu.addSeparator()
-        menu.addAction("Fine-tune on a folder…", lambda: self.open_dialog_module(
-            "cw_desktop.dialogs.finetune", "FineTuneDialog", with_settings=True))
-        menu.addAction("Model manager…", lambda: self.open_dialog_module(
-            "cw_desktop.dialogs.model_manager", "ModelManagerDialog", with_settings=True))
-        menu.addAction("Suggestion history…", lambda: self.open_dialog_module(
-            "cw_desktop.dialogs.suggestion_history", "SuggestionHistoryDialog", with_settings=False))
-
-    def _model_choice(self, menu: QMenu, group: QActionGroup, label: str, spec: str, current: str) -> None:
-        action = menu.addAction(label, lambda: self.switch_model(spec))
-        action.setCheckable(True)
-        action.setChecked(_same_model(spec, current))
-        action.setToolTip(spec)
-        group.addAction(action)
+        self.model_menu.refresh()
 
     def _popup_model_menu(self) -> None:
-        self._fill_model_menu()
+        self.model_menu.refresh()
         button = self.model_status.choose_button
         self.model_menu.popup(button.mapToGlobal(button.rect().topLeft()))
 
@@ -477,7 +421,12 @@ class MainWindow(QMainWindow):
         editor = tab.editor
         editor.document().modificationChanged.connect(lambda _m, t=tab: self._refresh_title(t))
         editor.textChanged.connect(self._on_text_changed)
-        self.tabs.addTab(tab, tab.title)
+        index = self.tabs.addTab(tab, tab.title)
+        # A quiet "×" instead of the style's loud red close icon.
+        close = QToolButton(text="×", autoRaise=True, objectName="tabClose")
+        close.setToolTip("Close this document")
+        close.clicked.connect(lambda _checked=False, t=tab: self.close_tab(t))
+        self.tabs.tabBar().setTabButton(index, QTabBar.ButtonPosition.RightSide, close)
         self.tabs.setCurrentWidget(tab)
         editor.setFocus()
         return tab
@@ -944,6 +893,20 @@ class MainWindow(QMainWindow):
         side = max(0, (self.width() - column) // 2)
         editor.setViewportMargins(side, 24, side, 24)
 
+    def _restore_window_layout(self) -> None:
+        editor_settings = self.settings.editor
+        if editor_settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(editor_settings.window_geometry.encode("ascii")))
+        if editor_settings.window_state and self.restoreState(
+                QByteArray.fromBase64(editor_settings.window_state.encode("ascii"))):
+            self._docks_sized = True  # the writer's own arrangement wins over our defaults
+
+    def _remember_window_layout(self) -> None:
+        if self._distraction_free_state is not None:
+            return  # never come back in full screen with everything hidden
+        self.settings.editor.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode("ascii")
+        self.settings.editor.window_state = bytes(self.saveState().toBase64().data()).decode("ascii")
+
     def showEvent(self, event: Any) -> None:  # noqa: N802
         super().showEvent(event)
         if not getattr(self, "_docks_sized", False):
@@ -1002,6 +965,7 @@ class MainWindow(QMainWindow):
         for tab in self.document_tabs():
             self.recovery.remove(tab.doc_id)  # a clean exit: nothing to recover next time
         self._store_memory()
+        self._remember_window_layout()
         self.save_settings()
         self.shutdown()
         event.accept()
@@ -1027,12 +991,3 @@ def _short_spec(spec: str) -> str:
     if spec == "bundled":
         return "the bundled model"
     return Path(spec).name if (os.sep in spec or spec.startswith((".", "~"))) else spec
-
-
-def _same_model(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    try:
-        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve() and (os.sep in a or os.sep in b)
-    except OSError:
-        return False

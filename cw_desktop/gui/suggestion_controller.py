@@ -113,6 +113,7 @@ class SuggestionController(QObject):
         self._context = context
         self._asked_at, self._first_words_after = time.perf_counter(), None
         editor.begin_ghost(request)
+        self.status_message.emit("Suggesting…")
         return request
 
     def cancel(self, request: int) -> None:

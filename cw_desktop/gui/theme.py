@@ -67,6 +67,8 @@ def stylesheet(theme: str) -> str:
     QFrame#card {{ background: {c.card}; border: 1px solid {c.card_border}; border-radius: 6px; }}
     QFrame#card:hover {{ border: 1px solid {c.accent}; }}
     QFrame#card[current="true"] {{ border: 2px solid {c.accent}; }}
+    QToolButton#tabClose {{ color: {c.muted}; border: none; padding: 0 4px; font-size: 14px; }}
+    QToolButton#tabClose:hover {{ color: {c.text}; }}
     QLabel[muted="true"] {{ color: {c.muted}; }}
     QStatusBar QLabel {{ padding: 0 6px; }}
     QDockWidget::title {{ padding: 4px 6px; }}

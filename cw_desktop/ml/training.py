@@ -40,7 +40,7 @@ StopCallback = Callable[[], bool]
 
 MODES = ("full", "lora", "top")
 # Chosen from docs/training-modes.md: on a 2-core CPU, see the measurements there.
-DEFAULT_CPU_MODE = "lora"
+DEFAULT_CPU_MODE = "top"
 CHECKPOINT_FILE = "checkpoint.pt"
 RUN_FILE = "run.json"
 
@@ -150,13 +150,14 @@ def plan_training(train_tokens: int, info: ModelInfo, device: str = "cpu",
         block //= 2
     block = max(8, min(block, info.context_length))
 
-    # ~1k tokens per micro-batch on CPU (the logits of a 49k vocabulary alone are 200 MB per 1k
-    # tokens) and per optimizer step: at a few hundred tokens/s a CPU step must stay short so that
-    # a couple of hundred steps fit in minutes. GPUs take 8k micro-batches, 32k per step. Small
-    # folders get smaller steps so an epoch still has enough of them.
-    batch = int(overrides.pop("batch_size", 0)) or max(1, (1024 if on_cpu else 8192) // block)
+    # 512 tokens per micro-batch and per optimizer step on CPU: at a few hundred tokens/s a CPU
+    # step must stay short so that a couple of hundred steps (--max-steps 200) fit in minutes;
+    # the total amount of text seen, not the step size, is what the time budget fixes. GPUs take
+    # 8k-token micro-batches and 32k per step. Small folders get smaller steps so an epoch still
+    # has enough of them.
+    batch = int(overrides.pop("batch_size", 0)) or max(1, (512 if on_cpu else 8192) // block)
     batch = max(1, min(batch, train_tokens // (block * 16)))  # >= ~16 steps per epoch
-    step_tokens = 1024 if on_cpu else 32768
+    step_tokens = 512 if on_cpu else 32768
     step_tokens = max(block * batch, min(step_tokens, train_tokens // 20))
     accum = int(overrides.pop("grad_accum", 0)) or max(1, round(step_tokens / (block * batch)))
     tokens_per_step = block * batch * accum
@@ -173,7 +174,7 @@ def plan_training(train_tokens: int, info: ModelInfo, device: str = "cpu",
 
     # LoRA tolerates (and short runs need) a much larger learning rate than full fine-tuning.
     lr = float(overrides.pop("lr", 0) or {"full": 5e-5, "lora": 5e-4, "top": 2e-4}[mode])
-    interval = max(1, max_steps // 5)
+    interval = max(1, max_steps // 4)  # 4 evaluations: each costs a pass over the held-out split
     hp = Hyperparameters(
         mode=mode, block_size=block, batch_size=batch, grad_accum=accum, lr=lr, min_lr=lr / 10,
         warmup_steps=max(1, min(100, max_steps // 10)), max_steps=max_steps,

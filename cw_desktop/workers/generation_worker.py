@@ -64,6 +64,7 @@ class GenerationWorker(QObject):
         self._last_id = 0
         self._latest_suggest = 0
         self._latest_budget = 0
+        self._active: set[int] = set()  # submitted, not finished: the only ids a cancel can still affect
         self._cancelled: set[int] = set()
         self._install_requested.connect(self._install)
         self._suggest_requested.connect(self._suggest)
@@ -74,6 +75,7 @@ class GenerationWorker(QObject):
     def _new_id(self) -> int:
         with self._lock:
             self._last_id += 1
+            self._active.add(self._last_id)
             return self._last_id
 
     def install(self, loaded: "LoadedModel") -> None:
@@ -104,7 +106,8 @@ class GenerationWorker(QObject):
     def cancel(self, request: int) -> None:
         """Stop `request` as soon as possible (within one decoding step if it is running)."""
         with self._lock:
-            self._cancelled.add(request)
+            if request in self._active:
+                self._cancelled.add(request)
 
     def is_stopped(self, request: int, *, superseded_by_newer: bool = True) -> bool:
         with self._lock:
@@ -118,9 +121,7 @@ class GenerationWorker(QObject):
     @Slot(object)
     def _install(self, loaded: "LoadedModel") -> None:
         try:
-            from cw_desktop.ml.generation import Generator
-
-            from cw_desktop.ml.generation import PRESETS
+            from cw_desktop.ml.generation import PRESETS, Generator
 
             generator = Generator(loaded)
         except Exception as exc:  # noqa: BLE001 - any failure must reach the writer, not kill the thread
@@ -132,8 +133,19 @@ class GenerationWorker(QObject):
         info["presets"] = {name: dataclasses.asdict(settings) for name, settings in PRESETS.items()}
         self.model_installed.emit(info)
 
+    def _done(self, request: int) -> None:
+        with self._lock:
+            self._active.discard(request)
+            self._cancelled.discard(request)
+
     @Slot(int, str, dict, str)
     def _suggest(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
+        try:
+            self._run_suggest(request, context, options, memory)
+        finally:
+            self._done(request)
+
+    def _run_suggest(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
         if self.is_stopped(request):
             self._finish_cancelled(request, 0)
             return
@@ -165,6 +177,12 @@ class GenerationWorker(QObject):
 
     @Slot(int, str, str, dict, str)
     def _write(self, request: int, form: str, title: str, options: dict[str, Any], memory: str) -> None:
+        try:
+            self._run_write(request, form, title, options, memory)
+        finally:
+            self._done(request)
+
+    def _run_write(self, request: int, form: str, title: str, options: dict[str, Any], memory: str) -> None:
         if self.is_stopped(request, superseded_by_newer=False):
             self._finish_cancelled(request, 0)
             return
@@ -194,6 +212,12 @@ class GenerationWorker(QObject):
 
     @Slot(int, str, dict, str)
     def _budget(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
+        try:
+            self._run_budget(request, context, options, memory)
+        finally:
+            self._done(request)
+
+    def _run_budget(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
         with self._lock:
             if request != self._latest_budget:
                 return  # a newer question is already queued behind this one
@@ -205,8 +229,6 @@ class GenerationWorker(QObject):
             self._report_failure(request, exc)
 
     def _finish_cancelled(self, request: int, tokens_after_stop: int) -> None:
-        with self._lock:
-            self._cancelled.discard(request)
         self.cancelled.emit(request, tokens_after_stop)
 
     def _report_failure(self, request: int, exc: Exception) -> None:

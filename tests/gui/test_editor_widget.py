@@ -62,6 +62,8 @@ def test_a_ghost_with_nothing_new_is_not_shown(qtbot, editor) -> None:
     editor.ghost_interrupted.connect(interrupted.append)
     show(editor, 5, "")
     assert editor.ghost_text() == "" and editor.ghost_request is None and interrupted == [5]
+    show(editor, 6, "", " Then?")  # the first alternative is empty: the next one is shown
+    assert editor.ghost_text() == " Then?" and editor.alternative_index() == 1
 
 
 def test_custom_keys_replace_the_defaults(qtbot, editor) -> None:

@@ -84,7 +84,8 @@ def test_alternatives_cycle_with_keys_and_cards_insert(qtbot, window) -> None:
     assert editor.alternative_index() == 1 and editor.ghost_text() == alternatives[1]
     qtbot.keyClick(editor, Qt.Key.Key_BracketLeft, Qt.KeyboardModifier.AltModifier)
     assert editor.ghost_text() == first
-    window.alternatives_panel.chosen.emit(2)  # what clicking the third card does
+    third = next(card for card in window.alternatives_panel.cards if card.index == 2)
+    qtbot.mouseClick(third, Qt.MouseButton.LeftButton)
     assert editor.toPlainText() == "Shall I compare thee" + alternatives[2]
 
 
@@ -118,7 +119,7 @@ def test_stale_answers_are_ignored(qtbot, window) -> None:
 
 
 def test_gui_thread_stays_responsive_while_the_worker_generates(qtbot, window) -> None:
-    window.controller.options = lambda: {**TEST_OPTIONS, "max_new_tokens": 120}
+    window.controller.options = lambda: {**TEST_OPTIONS, "max_new_tokens": 200}
     editor = window.current_editor()
     qtbot.keyClicks(editor, "It was the best of times")
     window.controller.debounce.stop()
@@ -126,12 +127,19 @@ def test_gui_thread_stays_responsive_while_the_worker_generates(qtbot, window) -
     heartbeat = QTimer(interval=10)
     heartbeat.timeout.connect(lambda: beats.append(time.perf_counter()))
     heartbeat.start()
-    with qtbot.waitSignal(window.generation.suggestions_ready, timeout=30_000):
+    with qtbot.waitSignal(window.generation.suggestions_ready, timeout=30_000) as ready:
         window.controller.suggest_now()
     heartbeat.stop()
+    generation_seconds = ready.args[2]
     gaps = [b - a for a, b in zip(beats, beats[1:])]
+    ordered = sorted(gaps)
+    print(f"heartbeat during {generation_seconds:.2f} s of generation: {len(beats)} beats, longest gap {max(gaps) * 1000:.0f} ms, "
+          f"p95 {ordered[int(len(ordered) * 0.95)] * 1000:.0f} ms, p50 {ordered[len(ordered) // 2] * 1000:.0f} ms")
     assert len(beats) > 5
-    assert max(gaps) < 0.25, f"the GUI thread stalled for {max(gaps) * 1000:.0f} ms"
+    # Inference on the GUI thread would show as one gap as long as the whole generation (seconds).
+    # The bounds leave room for a machine whose two cores are shared with other busy processes.
+    assert max(gaps) < min(0.5, generation_seconds / 3), f"the GUI thread stalled for {max(gaps) * 1000:.0f} ms"
+    assert ordered[int(len(ordered) * 0.95)] < 0.1
 
 
 def test_auto_suggest_off_means_on_demand_only(qtbot, window) -> None:

@@ -47,8 +47,9 @@ def test_switching_models_keeps_the_window_working(qtbot, window, tiny_model_dir
 def test_download_without_network_fails_clearly(qtbot, window) -> None:
     with qtbot.waitSignal(window.model_failed, timeout=60_000) as failed:
         window.download_model("distilgpt2")
-    assert "distilgpt2" in failed.args[1] and ("download" in failed.args[1].lower())
-    assert window.generation.has_model  # still suggesting with the previous model
+    assert "distilgpt2" in failed.args[1] and "Could not download" in failed.args[1]
+    assert window.prompts.asked[-1] == ("error", failed.args[1])  # told in a message box too
+    assert window.generation.has_model and window.model_status.state == "ready"  # still suggesting
 
 
 def test_model_menu_lists_fine_tuned_models_and_the_dialog_hooks(qtbot, window, app_paths, tiny_model_dir) -> None:
@@ -97,3 +98,26 @@ def test_creative_draft_can_be_stopped(qtbot, window) -> None:
     assert tab.writing_request is None and not tab.editor.isReadOnly()
     assert tab.text().startswith("A very long story")
     assert "Stopped" in window.creative_panel.status.text()
+
+
+def test_fine_tuning_dialogs_open_from_the_model_menu(qtbot, qasync_loop, app_paths) -> None:
+    window = make_window(qtbot, app_paths)
+    window._fill_model_menu()
+    actions = {a.text(): a for a in window.model_menu.actions()}
+    for label, class_name in (("Fine-tune on a folder…", "FineTuneDialog"), ("Model manager…", "ModelManagerDialog"),
+                              ("Suggestion history…", "SuggestionHistoryDialog")):
+        before = set(window.findChildren(object))
+        actions[label].trigger()
+        opened = [w for w in window.findChildren(object) if w not in before and type(w).__name__ == class_name]
+        assert opened, f"{label} did not open {class_name}"
+        opened[0].close()
+
+
+def test_a_broken_dialog_module_is_reported_not_fatal(qtbot, qasync_loop, app_paths, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window(qtbot, app_paths)
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+    assert window.open_dialog_module("cw_desktop.dialogs.not_there", "Nope", with_settings=False) is None
+    assert warnings and "Nope could not be opened" in warnings[0]

@@ -141,3 +141,18 @@ def test_distraction_free_hides_chrome_and_escape_leaves(qtbot, qasync_loop, app
     assert window.current_editor().viewportMargins().left() > 0
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert window.menuBar().isVisible() and window.statusBar().isVisible()
+
+
+def test_window_layout_is_remembered(qtbot, qasync_loop, app_paths) -> None:
+    from cw_desktop.core.settings import Settings
+
+    window = make_window(qtbot, app_paths)
+    window.resize(700, 520)
+    window.creative_dock.show()
+    window.creative_dock.raise_()
+    window.alternatives_dock.hide()
+    assert window.close()
+    settings = Settings.load(app_paths.settings_file)
+    assert settings.editor.window_geometry and settings.editor.window_state
+    again = make_window(qtbot, app_paths, settings)
+    assert again.size().width() == 700 and not again.alternatives_dock.isVisible()

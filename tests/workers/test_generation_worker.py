@@ -82,3 +82,11 @@ def test_no_model_is_a_clear_failure(qtbot) -> None:
         assert "No model" in failed.args[1]
     finally:
         assert stop_thread(thread)
+
+
+def test_cancelling_finished_requests_leaves_nothing_behind(qtbot, worker: GenerationWorker) -> None:
+    for _ in range(3):
+        with qtbot.waitSignal(worker.suggestions_ready, timeout=20_000) as ready:
+            worker.submit_suggest("Once", {"preset": "prose", "max_new_tokens": 2})
+        worker.cancel(ready.args[0])  # what the editor does when a shown suggestion ends
+    assert worker._cancelled == set() and worker._active == set()

@@ -1,0 +1,190 @@
+"""5. Fine-tuning throughput: the project's training loop vs Hugging Face `Trainer` (run_clm style), per
+training mode, plus the held-out perplexity each mode reaches in the same wall-clock budget.
+
+Same model (bundled SmolLM2-135M), same data (three Austen extracts in a manuscripts folder, read,
+cleaned, split by chapter and packed into blocks by the project's pipeline — run_clm's "group texts
+into blocks"), same block size, micro-batch, gradient accumulation, number of steps, learning-rate
+schedule shape, AdamW betas and gradient clipping; the same trainable parameters per mode
+(cw_desktop.ml.training.apply_mode). Each run is a fresh process, so its peak RSS
+(resource.getrusage) is its own. tokens/s counts from the end of step 1 to the last step: the first
+step pays one-off allocation costs in both trainers.
+
+    .venv/bin/python bench/finetune_throughput.py [--quick] [--steps N] [--budget S] [--modes full,lora,top]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import common
+from common import Section, median, table
+
+BLOCK = 256
+BATCH = 2
+ACCUM = 1
+
+PREPARE = """
+import json, math, resource, time, warnings
+from pathlib import Path
+import torch
+warnings.filterwarnings("ignore")
+from cw_desktop.core.paths import AppPaths
+from cw_desktop.ml import dataset as ds, training as tr
+from cw_desktop.ml.corpus import load_corpus
+from cw_desktop.ml.evaluation import evaluate
+from cw_desktop.ml.loading import load_model
+
+paths = AppPaths.default(data={data!r}, cache={cache!r})
+loaded = load_model("bundled", paths)
+corpus = load_corpus(Path({folder!r}))
+split = ds.split_units(ds.document_units(corpus.documents), seed=ds.DEFAULT_SEED, source={folder!r})
+tokens = ds.tokenize_split(split, loaded.tokenizer)
+hp = tr.plan_training(tokens.train_tokens, tr.ModelInfo.of(loaded), "cpu",
+                      {{"mode": {mode!r}, "block_size": {block}, "batch_size": {batch}, "grad_accum": {accum},
+                        "max_steps": {steps}}})
+data = ds.pack_split(tokens, hp.block_size)
+torch.manual_seed(hp.seed)
+model = tr.apply_mode(loaded.model, hp)
+step_times = []
+"""
+
+OURS = PREPARE + """
+def on_event(event):
+    if event.get("event") == "step":
+        step_times.append(time.perf_counter())
+budget = {budget}
+started = time.perf_counter()
+stop = (lambda: time.perf_counter() - started > budget) if budget else None
+result = tr.run_training(model, data, hp, Path({run_dir!r}), on_event=on_event, should_stop=stop)
+steps = len(step_times)
+tokens_per_step = hp.block_size * hp.batch_size * hp.grad_accum
+speed = (steps - 1) * tokens_per_step / (step_times[-1] - step_times[0]) if steps > 1 else float("nan")
+out = {{"tokens_per_s": speed, "steps": steps, "tokens_per_step": tokens_per_step,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad), "hp": hp.to_dict(),
+        "train_tokens": data.train_tokens, "eval_tokens": data.eval_tokens}}
+if budget:
+    model = tr.plain_model(model)
+    out["perplexity"] = evaluate(model, data.eval_ids, hp.block_size).perplexity
+    out["seconds"] = time.perf_counter() - started
+print(json.dumps(out))
+"""
+
+HF_TRAINER = PREPARE + """
+from transformers import Trainer, TrainerCallback, TrainingArguments
+
+class Blocks(torch.utils.data.Dataset):
+    # run_clm's output: fixed-length blocks of the concatenated token stream, labels = inputs.
+    def __init__(self, blocks):
+        self.blocks = blocks
+    def __len__(self):
+        return len(self.blocks)
+    def __getitem__(self, i):
+        return {{"input_ids": self.blocks[i], "labels": self.blocks[i]}}
+
+class Clock(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        step_times.append(time.perf_counter())
+
+args = TrainingArguments(output_dir={run_dir!r}, per_device_train_batch_size=hp.batch_size,
+                         gradient_accumulation_steps=hp.grad_accum, max_steps=hp.max_steps, learning_rate=hp.lr,
+                         weight_decay=hp.weight_decay, adam_beta1=0.9, adam_beta2=0.95, adam_epsilon=1e-8,
+                         max_grad_norm=hp.grad_clip, lr_scheduler_type="cosine", warmup_steps=hp.warmup_steps,
+                         logging_strategy="no", save_strategy="no", eval_strategy="no", report_to=[],
+                         dataloader_num_workers=0, use_cpu=True, seed=hp.seed, disable_tqdm=True)
+trainer = Trainer(model=model, args=args, train_dataset=Blocks(data.train_blocks()), callbacks=[Clock()])
+trainer.train()
+steps = len(step_times)
+tokens_per_step = hp.block_size * hp.batch_size * hp.grad_accum
+speed = (steps - 1) * tokens_per_step / (step_times[-1] - step_times[0]) if steps > 1 else float("nan")
+print(json.dumps({{"tokens_per_s": speed, "steps": steps, "tokens_per_step": tokens_per_step,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "torch_threads": torch.get_num_threads()}}))
+"""
+
+BASE_PPL = PREPARE + """
+model.eval()
+print(json.dumps({{"perplexity": evaluate(model, data.eval_ids, hp.block_size).perplexity,
+                  "eval_tokens": data.eval_tokens}}))
+"""
+
+
+def writing_folder(root: Path) -> Path:
+    from gui_stall import writing_folder as make
+
+    return make(root)
+
+
+def run(quick: bool = False, steps: int | None = None, budget: float | None = None,
+        modes: tuple[str, ...] | None = None) -> Section:
+    common.header("fine-tuning throughput")
+    from cw_desktop.ml.training import DEFAULT_CPU_MODE, MODES
+
+    steps = steps or (6 if quick else 12)
+    budget = budget or (30.0 if quick else 60.0)
+    modes = modes or tuple(MODES)
+    section = Section("5. Fine-tuning throughput", f".venv/bin/python bench/finetune_throughput.py{' --quick' if quick else ''}")
+    common.load_bundled()
+    cache = str(common.shared_paths().cache_dir)
+    rows, data = [], {}
+    with tempfile.TemporaryDirectory(prefix="cw-bench-train-") as tmp:
+        root = Path(tmp)
+        folder = str(writing_folder(root))
+
+        def script(template: str, mode: str, run_budget: float = 0.0) -> str:
+            run_dir = root / f"run-{mode}-{len(data)}"
+            run_dir.mkdir()
+            return template.format(data=str(root / "data"), cache=cache, folder=folder, mode=mode, block=BLOCK,
+                                   batch=BATCH, accum=ACCUM, steps=steps if not run_budget else 100_000,
+                                   budget=run_budget, run_dir=str(run_dir))
+
+        for mode in modes:
+            ours = common.run_python(script(OURS, mode))
+            data[f"ours-{mode}"] = ours
+            theirs = common.run_python(script(HF_TRAINER, mode))
+            data[f"hf-{mode}"] = theirs
+            print(f"  {mode}: ours {ours['tokens_per_s']:.0f} tok/s, Trainer {theirs['tokens_per_s']:.0f} tok/s", flush=True)
+            rows.append([mode + (" (default on CPU)" if mode == DEFAULT_CPU_MODE else ""), f"{ours['trainable'] / 1e6:.1f} M",
+                         f"{ours['tokens_per_s']:.0f}", f"{theirs['tokens_per_s']:.0f}",
+                         f"{ours['tokens_per_s'] / theirs['tokens_per_s']:.2f}x",
+                         f"{ours['rss_mb']:.0f} MB", f"{theirs['rss_mb']:.0f} MB"])
+        first = data[f"ours-{modes[0]}"]
+        section.add(f"{steps} optimizer steps of {first['tokens_per_step']} tokens (block {BLOCK} x batch {BATCH} x "
+                    f"accumulation {ACCUM}); {first['train_tokens']:,} training tokens, bundled model:\n\n" + table(
+            ["mode", "trainable params", "ours tokens/s", "HF Trainer tokens/s", "ours / Trainer", "ours peak RSS",
+             "Trainer peak RSS"], rows))
+
+        base = common.run_python(script(BASE_PPL, modes[0]))
+        budget_rows = [["(base model, untrained)", "–", "–", f"{base['perplexity']:.2f}"]]
+        for mode in modes:
+            result = common.run_python(script(OURS, mode, budget))
+            data[f"budget-{mode}"] = result
+            budget_rows.append([mode, result["steps"], f"{result['steps'] * result['tokens_per_step']:,}",
+                                f"{result['perplexity']:.2f}"])
+        section.add(f"Held-out perplexity after the same wall-clock training budget ({budget:.0f} s of the project's "
+                    f"loop per mode, then evaluated on the {base['eval_tokens']:,} held-out tokens):\n\n" + table(
+            ["mode", "steps in budget", "tokens seen", "held-out perplexity"], budget_rows))
+    section.data = data
+    if "full" in modes:
+        speed = data["ours-full"]["tokens_per_s"] / data["hf-full"]["tokens_per_s"]
+        section.target("full fine-tuning throughput vs HF Trainer", ">= 1.0x", f"{speed:.2f}x", speed >= 1.0)
+    return section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--budget", type=float)
+    parser.add_argument("--modes")
+    args = parser.parse_args()
+    section = run(args.quick, args.steps, args.budget, tuple(args.modes.split(",")) if args.modes else None)
+    print(section.markdown())
+    section.save("finetune_throughput")
+
+
+if __name__ == "__main__":
+    main()
