@@ -25,6 +25,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `python bench/latency.py` runs with bench/ on the path, not the repo
     sys.path.insert(0, str(REPO))
+import cw_desktop  # noqa: E402,F401 - first, as in the app: its process-wide settings precede torch
 OUT = REPO / "bench" / "out"
 WRITERS = Path(os.environ.get("CW_BENCH_WRITERS", REPO.parent / "shared" / "corpus" / "writers"))
 SHARED_DATA = Path(os.environ.get("CW_BENCH_DATA", "/tmp/cwd-shared"))

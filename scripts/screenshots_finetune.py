@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("--base", default="bundled")
     parser.add_argument("--max-steps", type=int, default=30)
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    parser.add_argument("--shot-after-evals", type=int, default=3,
+                        help="take the training screenshot after this many held-out evaluations")
     args = parser.parse_args()
     out = Path(args.out)
 
@@ -93,7 +95,9 @@ def main() -> int:
     # 3. Training, once the chart has a few held-out points.
     dialog.next_button.click()
     chart = dialog.training_page.chart
-    wait_for(app, lambda: chart.eval_series.count() >= 4 or dialog.step == 3, 4 * 3600, "training progress")
+    # The baseline point plus N held-out evaluations; a run that ends first skips this picture.
+    wait_for(app, lambda: chart.eval_series.count() >= 1 + args.shot_after_evals or dialog.step == 3
+             or not dialog.is_training_running(), 4 * 3600, "training progress")
     if dialog.step == 2:
         shoot(app, dialog, out / "finetune-3-training.png")
     wait_for(app, lambda: dialog.step == 3 or (dialog.process is not None and not dialog.is_training_running()),

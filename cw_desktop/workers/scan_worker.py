@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from cw_desktop.core.model_registry import RegistryError, read_report
 from cw_desktop.core.paths import AppPaths
 
 
@@ -54,8 +55,11 @@ def base_model_facts(spec: str, paths: AppPaths) -> BaseModelFacts:
     # The same window load_model would use (the planner caps training blocks by it).
     limit = loading.model_position_limit(config) or 1024
     window = entry.default_window if entry else limit
-    provenance = loading._read_provenance(folder)
-    if provenance.get("context_length"):
+    try:
+        provenance = read_report(folder)
+    except RegistryError:
+        provenance = {}
+    if isinstance(provenance.get("context_length"), int):
         window = int(provenance["context_length"])
     return BaseModelFacts(spec=spec, tokenizer=tokenizer,
                           info=ModelInfo(parameters=parameters, layers=layers, context_length=min(limit, window)))

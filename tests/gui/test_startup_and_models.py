@@ -80,6 +80,7 @@ def test_creative_panel_streams_a_draft_into_a_new_tab(qtbot, window) -> None:
         window.creative_panel.write_button.click()
         assert window.creative_panel.stop_button.isEnabled()
     tab = window.current_tab()
+    qtbot.waitUntil(lambda: tab.writing_request is None, timeout=5_000)
     assert len(window.document_tabs()) == before + 1
     assert tab.text().startswith("The Lighthouse\n\n") and len(tab.text()) > len("The Lighthouse\n\n")
     assert not tab.editor.isReadOnly() and tab.is_modified()
@@ -95,7 +96,8 @@ def test_creative_draft_can_be_stopped(qtbot, window) -> None:
         window.creative_panel.stop_button.click()
     assert finished.args[1].finish_reason == "cancelled" and finished.args[1].tokens < 200
     tab = window.current_tab()
-    assert tab.writing_request is None and not tab.editor.isReadOnly()
+    qtbot.waitUntil(lambda: tab.writing_request is None, timeout=5_000)  # the window hears it after the test
+    assert not tab.editor.isReadOnly()
     assert tab.text().startswith("A very long story")
     assert "Stopped" in window.creative_panel.status.text()
 

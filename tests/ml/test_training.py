@@ -204,3 +204,14 @@ def test_fine_tune_lowers_held_out_perplexity_and_writes_report(tiny_model_dir, 
     assert kinds.index("scan") < kinds.index("plan") < kinds.index("baseline") < kinds.index("step") \
         < kinds.index("eval") < kinds.index("done")
     assert math.isclose(events[kinds.index("baseline")]["perplexity"], report["perplexity_before"], rel_tol=1e-3)
+
+
+def test_include_accepted_reads_accepted_suggestions_from_the_log(app_paths) -> None:
+    from cw_desktop.core.suggestion_log import SuggestionLog, make_event
+
+    log = SuggestionLog(app_paths.suggestion_log)
+    log.append(make_event(model="bundled", outcome="accepted", suggestion=" the sea was calm",
+                          accepted_text=" the sea was calm", context="At dawn", after_text=" and grey."))
+    log.append(make_event(model="bundled", outcome="rejected", suggestion=" a dragon appeared"))
+    texts = tr.accepted_texts(app_paths)
+    assert texts == ["At dawn the sea was calm and grey."]

@@ -70,7 +70,8 @@ def test_budget_and_write(qtbot, worker: GenerationWorker) -> None:
     with qtbot.waitSignal(worker.write_finished, timeout=30_000) as finished:
         worker.submit_write("poem", "The Sea", {"max_new_tokens": 20})
     result = finished.args[1]
-    assert result.text.startswith("The Sea\n\n") and pieces and result.text.endswith(pieces[-1])
+    assert result.text.startswith("The Sea\n\n") and pieces
+    assert pieces[-1].rstrip(" \t") == result.text  # the stream grew into the result (trailing blanks tidied)
 
 
 def test_no_model_is_a_clear_failure(qtbot) -> None:
@@ -89,4 +90,5 @@ def test_cancelling_finished_requests_leaves_nothing_behind(qtbot, worker: Gener
         with qtbot.waitSignal(worker.suggestions_ready, timeout=20_000) as ready:
             worker.submit_suggest("Once", {"preset": "prose", "max_new_tokens": 2})
         worker.cancel(ready.args[0])  # what the editor does when a shown suggestion ends
-    assert worker._cancelled == set() and worker._active == set()
+    qtbot.waitUntil(lambda: not worker._active, timeout=5_000)
+    assert worker._cancelled == set()
