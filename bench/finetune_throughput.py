@@ -15,6 +15,7 @@ step pays one-off allocation costs in both trainers.
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ split = ds.split_units(ds.document_units(corpus.documents), seed=ds.DEFAULT_SEED
 tokens = ds.tokenize_split(split, loaded.tokenizer)
 hp = tr.plan_training(tokens.train_tokens, tr.ModelInfo.of(loaded), "cpu",
                       {{"mode": {mode!r}, "block_size": {block}, "batch_size": {batch}, "grad_accum": {accum},
-                        "max_steps": {steps}}})
+                        "max_steps": {steps}, "eval_interval": {interval}, "checkpoint_interval": {interval}}})
 data = ds.pack_split(tokens, hp.block_size)
 torch.manual_seed(hp.seed)
 model = tr.apply_mode(loaded.model, hp)
@@ -134,12 +135,16 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
         root = Path(tmp)
         folder = str(writing_folder(root))
 
+        runs = itertools.count()
+
         def script(template: str, mode: str, run_budget: float = 0.0) -> str:
-            run_dir = root / f"run-{mode}-{len(data)}"
+            run_dir = root / f"run-{mode}-{next(runs)}"
             run_dir.mkdir()
+            # No evaluation or checkpoint inside the measured steps (the HF Trainer run has none either);
+            # the trainer's own plan evaluates and checkpoints 5 times per run, see the note below.
             return template.format(data=str(root / "data"), cache=cache, folder=folder, mode=mode, block=BLOCK,
                                    batch=BATCH, accum=ACCUM, steps=steps if not run_budget else 100_000,
-                                   budget=run_budget, run_dir=str(run_dir))
+                                   interval=10**9, budget=run_budget, run_dir=str(run_dir))
 
         for mode in modes:
             ours = common.run_python(script(OURS, mode))

@@ -22,7 +22,7 @@ def build_report(*, name: str, base: str, base_display: str, folder: Path, corpu
     samples = [{"form": form, "prompt": prompt,
                 "before": samples_before[i] if i < len(samples_before) else "",
                 "after": samples_after[i] if i < len(samples_after) else ""}
-               for i, (form, prompt) in enumerate(prompts)]
+               for i, (form, prompt) in enumerate(prompts)] if (samples_before or samples_after) else []
     return {
         "name": name,
         "base_model": base,
@@ -91,10 +91,10 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         "## Data",
         "",
-        f"- {len(report['files_used'])} files used, {len(report['files_skipped'])} skipped, "
-        f"{report['words']:,} words",
-        f"- {report['train_tokens']:,} training tokens, {report['eval_tokens']:,} held-out tokens "
-        f"({len(report['held_out_chapters'])} chapters)",
+        f"- files: {len(report['files_used'])} used, {len(report['files_skipped'])} skipped; "
+        f"{report['words']:,} words after cleaning",
+        f"- {report['train_tokens']:,} training tokens; {report['eval_tokens']:,} held-out tokens "
+        f"(held-out chapters: {len(report['held_out_chapters'])})",
     ]
     if report.get("accepted_suggestions_used"):
         lines.append(f"- plus {report['accepted_suggestions_used']} accepted suggestions (training side only)")
