@@ -43,9 +43,7 @@ loaded = load_model("bundled", paths)
 corpus = load_corpus(Path({folder!r}))
 split = ds.split_units(ds.document_units(corpus.documents), seed=ds.DEFAULT_SEED, source={folder!r})
 tokens = ds.tokenize_split(split, loaded.tokenizer)
-hp = tr.plan_training(tokens.train_tokens, tr.ModelInfo.of(loaded), "cpu",
-                      {{"mode": {mode!r}, "block_size": {block}, "batch_size": {batch}, "grad_accum": {accum},
-                        "max_steps": {steps}, "eval_interval": {interval}, "checkpoint_interval": {interval}}})
+hp = tr.plan_training(tokens.train_tokens, tr.ModelInfo.of(loaded), "cpu", {overrides!r})
 data = ds.pack_split(tokens, hp.block_size)
 torch.manual_seed(hp.seed)
 model = tr.apply_mode(loaded.model, hp)
@@ -137,14 +135,16 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
 
         runs = itertools.count()
 
-        def script(template: str, mode: str, run_budget: float = 0.0) -> str:
+        def script(template: str, mode: str, run_budget: float = 0.0, own_schedule: bool = False) -> str:
             run_dir = root / f"run-{mode}-{next(runs)}"
             run_dir.mkdir()
-            # No evaluation or checkpoint inside the measured steps (the HF Trainer run has none either);
-            # the trainer's own plan evaluates and checkpoints 5 times per run, see the note below.
-            return template.format(data=str(root / "data"), cache=cache, folder=folder, mode=mode, block=BLOCK,
-                                   batch=BATCH, accum=ACCUM, steps=steps if not run_budget else 100_000,
-                                   interval=10**9, budget=run_budget, run_dir=str(run_dir))
+            overrides: dict[str, Any] = {"mode": mode, "block_size": BLOCK, "batch_size": BATCH, "grad_accum": ACCUM,
+                                         "max_steps": steps if not run_budget else 100_000}
+            if not own_schedule:
+                # No evaluation or checkpoint inside the measured steps: the HF Trainer run has none either.
+                overrides.update(eval_interval=10**9, checkpoint_interval=10**9)
+            return template.format(data=str(root / "data"), cache=cache, folder=folder, overrides=overrides,
+                                   budget=run_budget, run_dir=str(run_dir))
 
         for mode in modes:
             ours = common.run_python(script(OURS, mode))
@@ -156,6 +156,13 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
                          f"{ours['tokens_per_s']:.0f}", f"{theirs['tokens_per_s']:.0f}",
                          f"{ours['tokens_per_s'] / theirs['tokens_per_s']:.2f}x",
                          f"{ours['rss_mb']:.0f} MB", f"{theirs['rss_mb']:.0f} MB"])
+        if "full" in modes:
+            scheduled = common.run_python(script(OURS, "full", own_schedule=True))
+            data["ours-full-own-schedule"] = scheduled
+            rows.append(["full, with the trainer's own schedule (eval + checkpoint every max_steps/5)", "",
+                         f"{scheduled['tokens_per_s']:.0f}", f"{data['hf-full']['tokens_per_s']:.0f}",
+                         f"{scheduled['tokens_per_s'] / data['hf-full']['tokens_per_s']:.2f}x",
+                         f"{scheduled['rss_mb']:.0f} MB", ""])
         first = data[f"ours-{modes[0]}"]
         section.add(f"{steps} optimizer steps of {first['tokens_per_step']} tokens (block {BLOCK} x batch {BATCH} x "
                     f"accumulation {ACCUM}); {first['train_tokens']:,} training tokens, bundled model:\n\n" + table(

@@ -157,7 +157,7 @@ def base_infos(paths: AppPaths, entries: list[CatalogEntry] | None = None) -> li
             if not prepared:
                 continue
         info = ModelInfo(spec=entry.key, name=entry.name, kind="base", folder=folder if prepared else None,
-                         base_model=f"base model: {entry.parameters} parameters, {entry.licence}", aliases=aliases)
+                         base_model=f"(base) {entry.parameters}, {entry.licence}", aliases=aliases)
         info.size_bytes = folder_size(folder) if prepared and folder is not None else None
         infos.append(info)
     return infos

@@ -201,11 +201,18 @@ class RatingSummary:
         return (self.tuned_preferred + 0.5 * self.same) / self.rated
 
     def short_text(self) -> str:
-        """One line for a table cell: "tuned preferred 3/4 · creativity 4.0 vs 3.2"."""
+        """For a table cell: "tuned preferred 3/4"."""
         if not self.rated:
             return "not rated"
-        means = ", ".join(f"{c[:5]}. {self.tuned_means[c]:.1f} vs {self.base_means[c]:.1f}" for c in CRITERIA)
-        return f"tuned preferred {self.tuned_preferred}/{self.rated} ({means})"
+        return f"tuned preferred {self.tuned_preferred}/{self.rated}"
+
+    def long_text(self) -> str:
+        """Everything, for a tooltip: preferences and the mean 1-5 scores of both models."""
+        if not self.rated:
+            return "Not rated yet."
+        means = "; ".join(f"{c} {self.tuned_means[c]:.1f} vs {self.base_means[c]:.1f}" for c in CRITERIA)
+        return (f"Blind comparison of {self.rated} pairs: tuned preferred {self.tuned_preferred}, base preferred "
+                f"{self.base_preferred}, about the same {self.same}. Mean scores, tuned vs base: {means}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"rated": self.rated, "tuned_preferred": self.tuned_preferred, "base_preferred": self.base_preferred,

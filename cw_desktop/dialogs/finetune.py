@@ -1287,6 +1287,9 @@ class FineTuneDialog(QDialog):
     def shutdown(self) -> None:
         """Stop the scan thread (a scan in progress stops at the next file)."""
         _stop_worker_thread(self.scan_worker, self.scan_thread)
+        if self.process is not None and self.process.is_running() and self.process.training_over:
+            # The model is saved; give the trainer its second or two to exit instead of killing it.
+            self.process.wait(10_000)
 
 
 # -- standalone launcher (screenshots, manual testing) -----------------------------------------

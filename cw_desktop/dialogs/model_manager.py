@@ -169,7 +169,8 @@ class ModelManagerDialog(QDialog):
                      acceptance_text(info.acceptance),
                      format_size(info.size_bytes) if info.size_bytes is not None else "not prepared yet"]
             tips = {0: info.problem or (f"In use in the editor. {info.spec}" if active else info.spec),
-                    2: info.data_folder or ""}
+                    2: info.data_folder or "",
+                    COLUMNS.index("Your rating"): info.rating.long_text() if info.rating else ""}
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(tips.get(column, text))

@@ -80,5 +80,6 @@ def test_summary_counts_preferences_and_averages_only_complete_pairs():
     assert summary.tuned_means["creativity"] == pytest.approx(11 / 3)
     assert summary.base_means["coherence"] == pytest.approx(3.0)
     assert summary.win_rate == pytest.approx(2 / 3)
-    assert summary.short_text().startswith("tuned preferred 2/3")
+    assert summary.short_text() == "tuned preferred 2/3"
+    assert "creativity 3.7 vs 3.0" in summary.long_text() and "base preferred 1" in summary.long_text()
     assert summarise(new_ratings(SAMPLES, seed=1)).short_text() == "not rated"
