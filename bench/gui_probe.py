@@ -105,9 +105,13 @@ def signal_wait(signal: Any, timeout: float) -> "asyncio.Future[Any]":
     loop = asyncio.get_event_loop()
     future: asyncio.Future[Any] = loop.create_future()
 
-    def fire(*args: Any) -> None:
+    def settle(args: Any) -> None:
         if not future.done():
             future.set_result(args)
+
+    def fire(*args: Any) -> None:
+        # A worker's signal runs this in the worker's thread: hand the result to the loop's thread.
+        loop.call_soon_threadsafe(settle, args)
 
     signal.connect(fire)
     loop.call_later(timeout, lambda: future.done() or future.set_result(None))

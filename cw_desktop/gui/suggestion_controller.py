@@ -30,6 +30,9 @@ AFTER_TEXT_CHARS = 300
 class SuggestionController(QObject):
     alternatives_changed = Signal(list, int)  # texts, current index
     status_message = Signal(str)
+    # GUI-thread echoes of the worker's answers for the current editor (what tests and panels wait on).
+    suggestion_complete = Signal(int, list, float)  # request id, suggestions, seconds
+    suggestion_cancelled = Signal(int, int)  # request id, tokens generated after the cancel
 
     def __init__(self, worker: GenerationWorker, settings: Settings, log: SuggestionLog,
                  options: Callable[[], dict[str, Any]], memory: Callable[[], str],
@@ -55,6 +58,7 @@ class SuggestionController(QObject):
         worker.token.connect(self._on_token)
         worker.suggestions_ready.connect(self._on_ready)
         worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
 
     def apply_settings(self) -> None:
         self.debounce.setInterval(max(50, int(self.settings.suggestions.debounce_ms)))
@@ -139,10 +143,14 @@ class SuggestionController(QObject):
             return
         ordered = sorted(suggestions, key=lambda s: s.index)
         editor.set_alternatives(request, [s.text for s in ordered])
+        self.suggestion_complete.emit(request, ordered, seconds)
         first = self._first_words_after if self._first_words_after is not None else seconds
         count = len([s for s in ordered if s.text.strip()])
         self.status_message.emit(f"Suggestion after {first:.1f} s" + (
             f" · {count} alternatives in {seconds:.1f} s" if count > 1 else ""))
+
+    def _on_cancelled(self, request: int, tokens_after_cancel: int) -> None:
+        self.suggestion_cancelled.emit(request, tokens_after_cancel)
 
     def _on_failed(self, request: int, message: str) -> None:
         editor = self._current(request)

@@ -14,7 +14,7 @@ from conftest import TEST_OPTIONS
 def wait_for_suggestion(qtbot, window, typed: str):
     """Type, pause, and wait until the worker's complete answer is showing."""
     editor = window.current_editor()
-    with qtbot.waitSignal(window.generation.suggestions_ready, timeout=20_000,
+    with qtbot.waitSignal(window.controller.suggestion_complete, timeout=20_000,
                           check_params_cb=lambda request, s, t: request == editor.ghost_request):
         qtbot.keyClicks(editor, typed)
     qtbot.waitUntil(lambda: editor.ghost_text() != "", timeout=5_000)
@@ -94,12 +94,12 @@ def test_typing_something_else_cancels_generation_within_a_token(qtbot, window) 
     editor = window.current_editor()
     qtbot.keyClicks(editor, "The harbour")
     window.controller.debounce.stop()
-    with qtbot.waitSignal(window.generation.token, timeout=20_000):
-        qtbot.keyClick(editor, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)  # suggest now
+    qtbot.keyClick(editor, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)  # suggest now
+    qtbot.waitUntil(lambda: editor.ghost_text() != "", timeout=20_000)  # the first tokens are showing
     request = editor.ghost_request
     streamed = editor.ghost_text()
     different = "@" if not streamed.startswith("@") else "#"
-    with qtbot.waitSignal(window.generation.cancelled, timeout=10_000,
+    with qtbot.waitSignal(window.controller.suggestion_cancelled, timeout=10_000,
                           check_params_cb=lambda r, n: r == request) as cancelled:
         qtbot.keyClicks(editor, different)
     assert cancelled.args[1] <= 1  # tokens the worker produced after the keystroke
@@ -127,7 +127,7 @@ def test_gui_thread_stays_responsive_while_the_worker_generates(qtbot, window) -
     heartbeat = QTimer(interval=10)
     heartbeat.timeout.connect(lambda: beats.append(time.perf_counter()))
     heartbeat.start()
-    with qtbot.waitSignal(window.generation.suggestions_ready, timeout=30_000) as ready:
+    with qtbot.waitSignal(window.controller.suggestion_complete, timeout=30_000) as ready:
         window.controller.suggest_now()
     heartbeat.stop()
     generation_seconds = ready.args[2]
@@ -148,7 +148,7 @@ def test_auto_suggest_off_means_on_demand_only(qtbot, window) -> None:
     editor = window.current_editor()
     qtbot.keyClicks(editor, "A quiet line")
     assert not window.controller.debounce.isActive()
-    with qtbot.waitSignal(window.generation.suggestions_ready, timeout=20_000):
+    with qtbot.waitSignal(window.controller.suggestion_complete, timeout=20_000):
         qtbot.keyClick(editor, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: editor.ghost_text() != "", timeout=5_000)
     saved = json.loads(json.dumps(window.settings.to_dict()))

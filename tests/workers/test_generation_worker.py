@@ -9,6 +9,7 @@ from PySide6.QtCore import QThread
 
 from cw_desktop.workers.generation_worker import GenerationWorker
 from cw_desktop.workers.threads import start_in_thread, stop_thread
+from signal_relay import relay
 
 LONG = {"preset": "prose", "max_new_tokens": 200, "stop": "none", "alternatives": 1, "seed": 1}
 
@@ -17,11 +18,13 @@ LONG = {"preset": "prose", "max_new_tokens": 200, "stop": "none", "alternatives"
 def worker(qtbot, tiny_loaded) -> Iterator[GenerationWorker]:
     worker = GenerationWorker()
     thread = start_in_thread(worker, "test-generation")
-    with qtbot.waitSignal(worker.model_installed, timeout=20_000) as installed:
-        worker.install(tiny_loaded)
-    assert installed.args[0]["folder"] == str(tiny_loaded.folder)
-    yield worker
-    assert stop_thread(thread)
+    try:
+        with qtbot.waitSignal(relay(worker.model_installed).fired, timeout=20_000) as installed:
+            worker.install(tiny_loaded)
+        assert installed.args[0][0]["folder"] == str(tiny_loaded.folder)
+        yield worker
+    finally:
+        assert stop_thread(thread)
 
 
 def test_suggestions_stream_then_arrive_with_alternatives(qtbot, worker: GenerationWorker) -> None:
@@ -29,10 +32,10 @@ def test_suggestions_stream_then_arrive_with_alternatives(qtbot, worker: Generat
     worker.token.connect(lambda *args: streamed.append(args))
     threads: list[QThread] = []
     worker.token.connect(lambda *args: threads.append(QThread.currentThread()))
-    with qtbot.waitSignal(worker.suggestions_ready, timeout=20_000) as ready:
+    with qtbot.waitSignal(relay(worker.suggestions_ready).fired, timeout=20_000) as ready:
         request = worker.submit_suggest("The storm broke over the", {"preset": "prose", "alternatives": 3,
                                                                       "seed": 3, "stop": "none"})
-    got_request, suggestions, seconds = ready.args
+    got_request, suggestions, seconds = ready.args[0]
     assert got_request == request and len(suggestions) == 3 and seconds > 0
     assert all(s.text for s in suggestions)
     assert streamed and {r for r, _, _ in streamed} == {request}
@@ -41,35 +44,35 @@ def test_suggestions_stream_then_arrive_with_alternatives(qtbot, worker: Generat
 
 
 def test_cancel_stops_within_a_token(qtbot, worker: GenerationWorker) -> None:
-    with qtbot.waitSignal(worker.token, timeout=20_000):
+    with qtbot.waitSignal(relay(worker.token).fired, timeout=20_000):
         request = worker.submit_suggest("Once upon a time", LONG)
     worker.cancel(request)
-    with qtbot.waitSignal(worker.cancelled, timeout=20_000) as cancelled:
+    with qtbot.waitSignal(relay(worker.cancelled).fired, timeout=20_000) as cancelled:
         pass
-    assert cancelled.args[0] == request
-    assert cancelled.args[1] <= 1  # at most the step already running when the flag was set
+    assert cancelled.args[0][0] == request
+    assert cancelled.args[0][1] <= 1  # at most the step already running when the flag was set
 
 
 def test_newer_request_supersedes_older_one(qtbot, worker: GenerationWorker) -> None:
     answered: list[int] = []
     worker.suggestions_ready.connect(lambda r, s, t: answered.append(r))
-    with qtbot.waitSignal(worker.cancelled, timeout=20_000) as cancelled:
+    with qtbot.waitSignal(relay(worker.cancelled).fired, timeout=20_000) as cancelled:
         first = worker.submit_suggest("Once upon a time", LONG)
         second = worker.submit_suggest("Once upon a time there", {**LONG, "max_new_tokens": 4})
-    assert cancelled.args[0] == first
+    assert cancelled.args[0][0] == first
     qtbot.waitUntil(lambda: second in answered, timeout=20_000)
     assert first not in answered
 
 
 def test_budget_and_write(qtbot, worker: GenerationWorker) -> None:
-    with qtbot.waitSignal(worker.budget_ready, timeout=20_000) as budget:
+    with qtbot.waitSignal(relay(worker.budget_ready).fired, timeout=20_000) as budget:
         worker.submit_budget("word " * 50, {"preset": "prose"}, memory="Jane is proud.")
-    assert budget.args[1].memory > 0 and budget.args[1].draft > 0 and budget.args[1].window == 256
+    assert budget.args[0][1].memory > 0 and budget.args[0][1].draft > 0 and budget.args[0][1].window == 256
     pieces: list[str] = []
     worker.write_token.connect(lambda r, text: pieces.append(text))
-    with qtbot.waitSignal(worker.write_finished, timeout=30_000) as finished:
+    with qtbot.waitSignal(relay(worker.write_finished).fired, timeout=30_000) as finished:
         worker.submit_write("poem", "The Sea", {"max_new_tokens": 20})
-    result = finished.args[1]
+    result = finished.args[0][1]
     assert result.text.startswith("The Sea\n\n") and pieces
     assert pieces[-1].rstrip(" \t") == result.text  # the stream grew into the result (trailing blanks tidied)
 
@@ -78,17 +81,17 @@ def test_no_model_is_a_clear_failure(qtbot) -> None:
     worker = GenerationWorker()
     thread = start_in_thread(worker, "test-empty")
     try:
-        with qtbot.waitSignal(worker.failed, timeout=5_000) as failed:
+        with qtbot.waitSignal(relay(worker.failed).fired, timeout=5_000) as failed:
             worker.submit_suggest("Hello", {"preset": "prose"})
-        assert "No model" in failed.args[1]
+        assert "No model" in failed.args[0][1]
     finally:
         assert stop_thread(thread)
 
 
 def test_cancelling_finished_requests_leaves_nothing_behind(qtbot, worker: GenerationWorker) -> None:
     for _ in range(3):
-        with qtbot.waitSignal(worker.suggestions_ready, timeout=20_000) as ready:
+        with qtbot.waitSignal(relay(worker.suggestions_ready).fired, timeout=20_000) as ready:
             worker.submit_suggest("Once", {"preset": "prose", "max_new_tokens": 2})
-        worker.cancel(ready.args[0])  # what the editor does when a shown suggestion ends
+        worker.cancel(ready.args[0][0])  # what the editor does when a shown suggestion ends
     qtbot.waitUntil(lambda: not worker._active, timeout=5_000)
     assert worker._cancelled == set()

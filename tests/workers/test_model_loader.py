@@ -9,36 +9,39 @@ import pytest
 
 from cw_desktop.workers.model_loader import ModelLoaderWorker, describe_model
 from cw_desktop.workers.threads import start_in_thread, stop_thread
+from signal_relay import relay
 
 
 @pytest.fixture
 def loader(qtbot, app_paths) -> Iterator[ModelLoaderWorker]:
     worker = ModelLoaderWorker(app_paths)
     thread = start_in_thread(worker, "test-loader")
-    yield worker
-    assert stop_thread(thread)
+    try:
+        yield worker
+    finally:
+        assert stop_thread(thread)
 
 
 def test_loads_a_model_folder_with_progress(qtbot, loader: ModelLoaderWorker, tiny_model_dir: Path) -> None:
     stages: list[float] = []
     loader.progress.connect(lambda spec, fraction, stage: stages.append(fraction))
-    with qtbot.waitSignal(loader.loaded, timeout=30_000) as loaded:
+    with qtbot.waitSignal(relay(loader.loaded).fired, timeout=30_000) as loaded:
         loader.request_load(str(tiny_model_dir))
-    spec, model = loaded.args
+    spec, model = loaded.args[0]
     assert spec == str(tiny_model_dir) and model.context_length == 256
     assert stages and stages[-1] == 1.0
 
 
 def test_a_missing_folder_fails_with_its_path(qtbot, loader: ModelLoaderWorker, tmp_path: Path) -> None:
-    with qtbot.waitSignal(loader.failed, timeout=30_000) as failed:
+    with qtbot.waitSignal(relay(loader.failed).fired, timeout=30_000) as failed:
         loader.request_load(str(tmp_path / "nowhere"))
-    assert failed.args[0].endswith("nowhere") and "not found" in failed.args[1]
+    assert failed.args[0][0].endswith("nowhere") and "not found" in failed.args[0][1]
 
 
 def test_download_offline_fails_with_a_clear_message(qtbot, loader: ModelLoaderWorker) -> None:
-    with qtbot.waitSignal(loader.failed, timeout=60_000) as failed:
+    with qtbot.waitSignal(relay(loader.failed).fired, timeout=60_000) as failed:
         loader.request_download("distilgpt2")
-    assert "Could not download" in failed.args[1] and "distilgpt2" in failed.args[1]
+    assert "Could not download" in failed.args[0][1] and "distilgpt2" in failed.args[0][1]
 
 
 def test_status_line_names_the_base_of_a_fine_tuned_model() -> None:
