@@ -110,7 +110,7 @@ def measure_model(name: str, loaded: Any, runs: int, section: Section) -> dict[s
 
 def run(quick: bool = False, models: str = "both", runs: int | None = None) -> Section:
     common.header("cancellation")
-    runs = runs or (5 if quick else 12)
+    runs = runs or (5 if quick else 8)
     section = Section("2. Cancellation", f".venv/bin/python bench/cancellation.py{' --quick' if quick else ''}")
     section.add("A timer thread sets the stop flag at a random moment while `Generator.suggest()` decodes (after "
                 "3-20 steps) or prefills a fresh 1,000-token draft; we time the flag flip to `suggest()` "

@@ -122,8 +122,8 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
     common.header("fine-tuning throughput")
     from cw_desktop.ml.training import DEFAULT_CPU_MODE, MODES
 
-    steps = steps or (6 if quick else 12)
-    budget = budget or (30.0 if quick else 60.0)
+    steps = steps or (4 if quick else 8)
+    budget = budget or (20.0 if quick else 40.0)
     modes = modes or tuple(MODES)
     section = Section("5. Fine-tuning throughput", f".venv/bin/python bench/finetune_throughput.py{' --quick' if quick else ''}")
     common.load_bundled()

@@ -48,7 +48,7 @@ print(json.dumps({{"seconds": time.perf_counter() - started, "bytes": size,
 
 def run(quick: bool = False, runs: int | None = None, profile: bool | None = None) -> Section:
     common.header("import scale")
-    runs = runs or (1 if quick else 3)
+    runs = runs or (1 if quick else 2)
     folder = str(common.WRITERS)
     section = Section("6. Import scale", f".venv/bin/python bench/import_scale.py{' --quick' if quick else ''}")
     reads = [common.run_python(READ.format(folder=folder)) for _ in range(runs)]

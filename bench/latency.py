@@ -153,7 +153,7 @@ def measure_model(name: str, loaded: Any, sizes: tuple[int, ...], pauses: int, s
 
 def run(quick: bool = False, models: str = "both", pauses: int | None = None) -> Section:
     common.header("latency")
-    pauses = pauses or (4 if quick else 12)
+    pauses = pauses or (4 if quick else 8)
     sizes = (256, 1000) if quick else SIZES
     section = Section("1. Suggestion latency while typing",
                       f".venv/bin/python bench/latency.py{' --quick' if quick else ''}")

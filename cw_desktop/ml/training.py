@@ -47,7 +47,7 @@ RUN_FILE = "run.json"
 # Training throughput on the reference machine (2 CPU cores) for a 135M-parameter model, in
 # tokens/s, measured in docs/training-modes.md. Scaled by parameter count for other models; only
 # used for time estimates and for capping the default number of steps.
-CPU_TOKENS_PER_S_135M = {"full": 140.0, "lora": 170.0, "top": 330.0}
+CPU_TOKENS_PER_S_135M = {"full": 60.0, "lora": 200.0, "top": 320.0}
 CPU_EVAL_TOKENS_PER_S_135M = 600.0
 # A default CPU run should end within this (the writer can ask for more with --max-steps/--epochs).
 CPU_DEFAULT_BUDGET_S = 20 * 60
