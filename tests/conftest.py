@@ -12,20 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus"
-WRITERS = CORPUS / "writers"
-FORMATS = CORPUS / "formats"
-
-SAMPLE_TEXT = [
-    "The storm broke over the harbour and the boats strained at their ropes.",
-    "\"Are you coming?\" she asked. \"Not yet,\" he said, and looked at the sea.",
-    "Once upon a time there lived a king who had three daughters.",
-    "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate.",
-    "It was a dark and stormy night; the rain fell in torrents.",
-    "Café, naïve, façade — “quotes” and ‘apostrophes’ … and emoji 🌊.",
-] * 20
+from shared_data import CORPUS, FORMATS, REPO, SAMPLE_TEXT, SHARED, WRITERS, require_corpus  # noqa: F401  (re-exported)
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +57,3 @@ def bundled_paths(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("bundled")
     return AppPaths.default(config=root / "config", data=root / "data",
                             cache=os.environ.get("CW_TEST_BUNDLED_CACHE") or root / "cache").ensure()
-
-
-def require_corpus() -> None:
-    if not WRITERS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, WRITERS, require_corpus
+from shared_data import REPO, WRITERS, require_corpus
 
 STAGES = ["scan", "clean", "tokenize", "baseline", "train", "evaluate", "samples", "save"]
 

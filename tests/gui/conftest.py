@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cw_desktop.core.documents import RecoveryEntry
-from cw_desktop.core.settings import Settings
 
-# Deterministic, never-empty suggestions from the random tiny model: greedy, no stop rule.
-TEST_OPTIONS = {"preset": "prose", "max_new_tokens": 8, "temperature": 0.0, "top_p": 1.0, "alternatives": 1,
-                "stop": "none"}
+from gui_helpers import load_tiny, make_window
 
 
 @pytest.fixture(scope="session")
@@ -27,67 +22,9 @@ def qasync_loop(qapp):
     yield loop
 
 
-class ScriptedPrompts:
-    """Answers the window's questions without dialogs, and remembers what was asked."""
-
-    def __init__(self) -> None:
-        self.unsaved_answer = "discard"
-        self.recover_answer: str = "all"  # "all" | "discard" | "later"
-        self.asked: list[tuple[str, Any]] = []
-
-    def unsaved_changes(self, title: str) -> str:
-        self.asked.append(("unsaved", title))
-        return self.unsaved_answer
-
-    def recover(self, entries: list[RecoveryEntry]) -> list[RecoveryEntry] | None:
-        self.asked.append(("recover", [e.title for e in entries]))
-        return {"all": entries, "discard": [], "later": None}[self.recover_answer]
-
-    def confirm(self, title: str, text: str) -> bool:
-        self.asked.append(("confirm", title))
-        return True
-
-    def error(self, title: str, text: str) -> None:
-        self.asked.append(("error", text))
-
-
-def make_window(qtbot, paths, settings: Settings | None = None, *, will_crash: bool = False):
-    """A main window with scripted prompts; `will_crash` windows are not closed by pytest-qt (see crash())."""
-    from cw_desktop.gui.main_window import MainWindow
-
-    window = MainWindow(paths, settings or gui_settings())
-    window.prompts = ScriptedPrompts()
-    if not will_crash:
-        qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
-    window.show()
-    return window
-
-
-def gui_settings() -> Settings:
-    settings = Settings()
-    settings.suggestions.debounce_ms = 150
-    settings.suggestions.alternatives = 1
-    return settings
-
-
-def load_tiny(qtbot, window, model_dir: Path) -> dict:
-    with qtbot.waitSignal(window.model_ready, timeout=30_000) as ready:
-        window.switch_model(str(model_dir))
-    window.controller.options = lambda: dict(TEST_OPTIONS)
-    return ready.args[0]
-
-
 @pytest.fixture
 def window(qtbot, qasync_loop, app_paths, tiny_model_dir) -> Iterator[Any]:
     win = make_window(qtbot, app_paths)
     load_tiny(qtbot, win, tiny_model_dir)
     yield win
     win.shutdown()
-
-
-def crash(window) -> None:
-    """What a kill looks like to the next session: the window is gone, closeEvent never ran."""
-    import shiboken6
-
-    assert window.shutdown()  # only so this test process does not abort on live QThreads
-    shiboken6.delete(window)

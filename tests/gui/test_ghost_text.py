@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 
-from conftest import TEST_OPTIONS
+from gui_helpers import TEST_OPTIONS
 
 
 def wait_for_suggestion(qtbot, window, typed: str):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_window
+from gui_helpers import make_window
 
 CHILD = textwrap.dedent("""
     import os, signal, sys

@@ -7,7 +7,7 @@ from PySide6.QtGui import QKeySequence
 
 from cw_desktop.core.settings import Settings
 from cw_desktop.dialogs.preferences import PreferencesDialog
-from conftest import make_window
+from gui_helpers import make_window
 
 
 def test_preferences_round_trip_through_the_settings_file(qtbot, qasync_loop, app_paths) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import make_window
+from gui_helpers import make_window
 
 
 def test_window_appears_before_torch_is_imported(tmp_path: Path) -> None:

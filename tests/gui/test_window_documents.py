@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from conftest import crash, make_window
+from gui_helpers import crash, make_window
 
 
 def test_open_edit_save_keeps_encoding_and_line_endings(qtbot, qasync_loop, app_paths, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import WRITERS, require_corpus
+from shared_data import WRITERS, require_corpus
 from cw_desktop.ml import dataset as ds
 from cw_desktop.ml import training as tr
 from cw_desktop.ml.loading import load_model
