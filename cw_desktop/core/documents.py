@@ -155,7 +155,18 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process stays in the table as a zombie until its parent reaps it (seconds, or for
+    good under a parent that never does); it still answers kill(pid, 0) but its session is over."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): trust kill()
+    # Field 3, after the parenthesised command name (which may itself contain spaces or ')').
+    return stat[stat.rfind(")") + 2:].startswith(("Z", "X"))
 
 
 class RecoveryStore:

@@ -264,9 +264,10 @@ class MainWindow(QMainWindow):
         self.controller.status_message.connect(lambda text: self.notify(text, 6000))
 
     def start(self, model_spec: str | None = None) -> None:
-        """After the window is shown: offer crash recovery, then load the model in the background."""
-        self.restore_from_crash()
+        """After the window is shown: start loading the model in the background, then offer crash
+        recovery (the model loads while the writer decides)."""
         self.switch_model(model_spec or self.settings.model.spec)
+        self.restore_from_crash()
 
     @asyncSlot(str)
     async def switch_model(self, spec: str) -> None:

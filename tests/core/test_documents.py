@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import time
 import pytest
 
 from cw_desktop.core.documents import (DocumentError, MemoryStore, RecoveryEntry, RecoveryStore, read_text_file,
@@ -95,3 +96,25 @@ def test_recent_files_most_recent_first_without_duplicates(tmp_path: Path) -> No
     recent = update_recent(recent, a)
     assert recent == [a, b]
     assert len(update_recent([str(i) for i in range(20)], a, limit=10)) == 10
+
+
+def test_a_killed_but_unreaped_session_counts_as_gone() -> None:
+    """kill -9 leaves a zombie until the parent reaps it; its recovery copies must still be offered."""
+    import signal
+    import subprocess
+    import sys
+
+    from cw_desktop.core.documents import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert pid_alive(child.pid)
+        child.send_signal(signal.SIGKILL)
+        # Not reaped yet (no wait()): the process table still holds it as a zombie.
+        deadline = time.monotonic() + 10
+        while pid_alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pid_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
