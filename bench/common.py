@@ -321,3 +321,9 @@ def _short_frame(frame: str) -> str:
             head, _, tail = frame.partition("(")
             return f"{head}({tail.split(marker, 1)[1]}" if marker in tail else frame
     return frame
+
+
+# Peak memory of a benchmark subprocess. Not resource.getrusage(RUSAGE_SELF).ru_maxrss: Linux folds
+# the forking parent's high-water mark into the child's across exec, so a child of a 1 GB
+# benchmark driver "peaks" at 1 GB whatever it does. VmHWM belongs to the child's own address space.
+PEAK_RSS_MB = ("(lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)()")

@@ -62,7 +62,7 @@ steps = len(step_times)
 tokens_per_step = hp.block_size * hp.batch_size * hp.grad_accum
 speed = (steps - 1) * tokens_per_step / (step_times[-1] - step_times[0]) if steps > 1 else float("nan")
 out = {{"tokens_per_s": speed, "steps": steps, "tokens_per_step": tokens_per_step,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": {peak},
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad), "hp": hp.to_dict(),
         "train_tokens": data.train_tokens, "eval_tokens": data.eval_tokens}}
 if budget:
@@ -100,7 +100,7 @@ steps = len(step_times)
 tokens_per_step = hp.block_size * hp.batch_size * hp.grad_accum
 speed = (steps - 1) * tokens_per_step / (step_times[-1] - step_times[0]) if steps > 1 else float("nan")
 print(json.dumps({{"tokens_per_s": speed, "steps": steps, "tokens_per_step": tokens_per_step,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_mb": {peak},
                   "torch_threads": torch.get_num_threads()}}))
 """
 
@@ -144,7 +144,7 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
                 # No evaluation or checkpoint inside the measured steps: the HF Trainer run has none either.
                 overrides.update(eval_interval=10**9, checkpoint_interval=10**9)
             return template.format(data=str(root / "data"), cache=cache, folder=folder, overrides=overrides,
-                                   budget=run_budget, run_dir=str(run_dir))
+                                   budget=run_budget, run_dir=str(run_dir), peak=common.PEAK_RSS_MB)
 
         for mode in modes:
             ours = common.run_python(script(OURS, mode))

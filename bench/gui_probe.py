@@ -214,6 +214,7 @@ async def stall_main(out: Path, args: dict[str, str]) -> None:
         save()
     heartbeat.enter("end")
     save()
+    window.prompts.unsaved_changes = lambda _title: "discard"  # the bench draft is not worth a question
     window.shutdown(timeout_ms=5000)
     QApplication.instance().quit()
 

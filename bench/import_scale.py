@@ -29,7 +29,7 @@ used = [f for f in corpus.files if f.status == "used"]
 print(json.dumps({{"seconds": seconds, "files": len(corpus.files), "used": len(used),
                   "skipped": len(corpus.files) - len(used), "words": corpus.words,
                   "documents": len(corpus.documents),
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": {peak}}}))
 """
 
 READ = """
@@ -42,7 +42,7 @@ for root, _dirs, files in os.walk({folder!r}):
         size += len(data)
         data.decode("utf-8", errors="replace")
 print(json.dumps({{"seconds": time.perf_counter() - started, "bytes": size,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mb": {peak}}}))
 """
 
 
@@ -51,8 +51,8 @@ def run(quick: bool = False, runs: int | None = None, profile: bool | None = Non
     runs = runs or (1 if quick else 2)
     folder = str(common.WRITERS)
     section = Section("6. Import scale", f".venv/bin/python bench/import_scale.py{' --quick' if quick else ''}")
-    reads = [common.run_python(READ.format(folder=folder)) for _ in range(runs)]
-    loads = [common.run_python(LOAD.format(folder=folder)) for _ in range(runs)]
+    reads = [common.run_python(READ.format(folder=folder, peak=common.PEAK_RSS_MB)) for _ in range(runs)]
+    loads = [common.run_python(LOAD.format(folder=folder, peak=common.PEAK_RSS_MB)) for _ in range(runs)]
     megabytes = reads[0]["bytes"] / 1e6
     seconds = median([r["seconds"] for r in loads])
     floor = median([r["seconds"] for r in reads])
@@ -69,7 +69,7 @@ def run(quick: bool = False, runs: int | None = None, profile: bool | None = Non
     section.target("scan + clean of the writers corpus", f"< {TARGET_S:.0f} s",
                    f"{seconds:.1f} s ({megabytes / seconds:.1f} MB/s)", seconds < TARGET_S)
     if profile or (profile is None and seconds >= TARGET_S):
-        summary = common.profile_python(LOAD.format(folder=folder))
+        summary = common.profile_python(LOAD.format(folder=folder, peak=common.PEAK_RSS_MB))
         if summary:
             section.add("Profile of one `load_corpus` run (corpus engineer's code; measured, not changed "
                         "here):\n\n" + summary)

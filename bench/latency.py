@@ -106,6 +106,9 @@ def baseline_run(loaded: Any, draft: str, steps: list[str]) -> Samples:
             streamer = _FirstTokenStreamer()
             started = time.perf_counter()
             inputs = tokenizer(draft, return_tensors="pt")
+            # A naive caller must still respect the position limit (GPT-2: 1,024 with the new tokens).
+            room = loaded.context_length - MAX_NEW
+            inputs = {key: value[:, -room:] for key, value in inputs.items()}
             model.generate(**inputs, generation_config=config, streamer=streamer)
             ended = time.perf_counter()
             samples.first.append((streamer.first or ended) - started)

@@ -135,8 +135,9 @@ def run(quick: bool = False, models: str = "both") -> Section:
                       f".venv/bin/python bench/quantized.py{' --quick' if quick else ''}")
     section.add("`load_model(spec, quantize=True)` converts GPT-2's Conv1D layers to `nn.Linear`, then applies "
                 "`torch.ao.quantization.quantize_dynamic` (int8 weights, activations quantised on the fly) to every "
-                "Linear but the output projection. Perplexity is measured on held-out text (Persuasion; The Fall "
-                f"of the House of Usher), {BLOCK}-token blocks, the same tokens for both.")
+                "Linear except `lm_head` and the MLP output projections (see quantize.py). Perplexity is measured "
+                "on held-out text (Persuasion; The Fall of the House of Usher), "
+                f"{BLOCK}-token blocks, the same tokens for both.")
     chosen = {"bundled": ["SmolLM2-135M (bundled)"], "gpt2": ["GPT-2-124M shape (random)"],
               "both": list(common.MODELS)}[models]
     rounds = 2 if quick else 4

@@ -73,13 +73,32 @@ def write_doc(sections: list[Section], info: dict[str, str], command: str, start
     DOC.write_text("\n\n".join(parts).rstrip() + "\n", encoding="utf-8")
 
 
+def rebuild() -> None:
+    """The doc from the last saved results, keeping the machine/date block of the run that made them."""
+    sections = [s for name in BENCHMARKS for saved in SAVED_NAMES.get(name, [name])
+                if (s := load_section(saved)) is not None]
+    run = load_section("run") or Section("run", "")
+    info = run.data.get("machine") or machine()
+    started = datetime.datetime.fromisoformat(run.data.get("started", datetime.datetime.now(datetime.timezone.utc).isoformat()))
+    notes_file = common.REPO / "bench" / "notes.md"
+    notes = notes_file.read_text(encoding="utf-8") if notes_file.is_file() else ""
+    write_doc(sections, info, run.data.get("command", "python bench/run_all.py"), started,
+              run.data.get("minutes", 0.0), notes)
+    print(f"rewrote {DOC} from saved results")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke test of the harness)")
     parser.add_argument("--only", help="comma-separated benchmarks: " + ",".join(BENCHMARKS))
     parser.add_argument("--skip", default="")
     parser.add_argument("--reuse", action="store_true", help="fill in the others from bench/out/*.json")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="measure nothing: rewrite docs/benchmarks.md from bench/out/*.json and bench/notes.md")
     args = parser.parse_args()
+    if args.rebuild:
+        rebuild()
+        return
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
     chosen = [name for name in chosen if name not in args.skip.split(",")]
     unknown = [name for name in chosen if name not in BENCHMARKS]
@@ -111,8 +130,12 @@ def main() -> None:
     info["load average"] = f"{load_before} at the start, {common.load_average()} at the end (1/5/15 min)"
     notes_file = common.REPO / "bench" / "notes.md"
     notes = notes_file.read_text(encoding="utf-8") if notes_file.is_file() else ""
-    command = "python bench/run_all.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    write_doc(sections, info, command.strip(), started, (time.perf_counter() - clock) / 60, notes)
+    command = ("python bench/run_all.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])).strip()
+    minutes = (time.perf_counter() - clock) / 60
+    run = Section("run", command, data={"machine": info, "started": started.isoformat(), "command": command,
+                                        "minutes": minutes})
+    run.save("run")
+    write_doc(sections, info, command, started, minutes, notes)
     print(f"wrote {DOC}")
 
 
