@@ -66,29 +66,29 @@ def run_list(args: argparse.Namespace, paths: AppPaths) -> int:
     return 0
 
 
-def run_prepare(args: argparse.Namespace, paths: AppPaths) -> int:
-    from cw_desktop.ml.loading import ModelLoadError, prepare_bundled
+def _run_with_progress(label: str, job) -> int:
+    """Run a model-preparing job with a progress bar; print the resulting folder or a clean error."""
+    from cw_desktop.ml.loading import ModelLoadError
 
-    bar = ProgressBar("bundled ")
+    bar = ProgressBar(label)
     try:
-        folder = prepare_bundled(paths.ensure(), on_progress=bar.update)
+        folder = job(bar.update)
     except ModelLoadError as exc:
-        bar.close()
         return fail(str(exc))
-    bar.close()
+    finally:
+        bar.close()
     print(folder)
     return 0
+
+
+def run_prepare(args: argparse.Namespace, paths: AppPaths) -> int:
+    from cw_desktop.ml.loading import prepare_bundled
+
+    return _run_with_progress("bundled ", lambda progress: prepare_bundled(paths.ensure(), on_progress=progress))
 
 
 def run_download(args: argparse.Namespace, paths: AppPaths) -> int:
-    from cw_desktop.ml.loading import ModelLoadError, download_hub_model
+    from cw_desktop.ml.loading import download_hub_model
 
-    bar = ProgressBar(f"{args.name} ")
-    try:
-        folder = download_hub_model(paths.ensure(), args.name, on_progress=bar.update)
-    except ModelLoadError as exc:
-        bar.close()
-        return fail(str(exc))
-    bar.close()
-    print(folder)
-    return 0
+    return _run_with_progress(f"{args.name} ",
+                              lambda progress: download_hub_model(paths.ensure(), args.name, on_progress=progress))
