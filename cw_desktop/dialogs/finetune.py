@@ -1021,7 +1021,7 @@ class FineTuneDialog(QDialog):
         self._launch(args)
 
     def _unique_output(self, name: str) -> Path:
-        from cw_desktop.ml.training import slug
+        from cw_desktop.core.model_registry import slug
 
         stem = slug(name)
         candidate, n = stem, 2

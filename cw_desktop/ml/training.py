@@ -18,7 +18,6 @@ import json
 import math
 import os
 import random
-import re
 import shutil
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 import torch
 
 from cw_desktop.core.atomic import atomic_write_text
+from cw_desktop.core.model_registry import slug
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.ml import dataset as ds
 from cw_desktop.ml.evaluation import EvalResult, evaluate, generate_samples, sample_prompts
@@ -533,10 +533,6 @@ class TrainResult:
 
 class TrainingCancelled(Exception):
     pass
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "model"
 
 
 def default_name(folder: Path, base: str, paths: AppPaths, now: datetime | None = None) -> str:

@@ -155,11 +155,6 @@ def test_mid_word_context_is_completed_not_restarted(generator: Generator) -> No
     assert healed and generator._decode(prompt.ids[1:]) + healed == "The sto"
     allowed = generator._heal_mask(prompt.heal_text).nonzero().flatten().tolist()
     assert len(allowed) > 1 and all(generator._decode([i]).startswith(healed) for i in allowed)
-    # So every continuation, decoded after the writer's "sto", reads as the same word going on.
-    for seed in range(5):
-        text = generator.suggest("The sto", GenerationSettings(max_new_tokens=3, temperature=1.0,
-                                                               stop="none", seed=seed))[0].text
-        assert ("The sto" + text).startswith("The sto")
 
 
 def test_trailing_space_is_not_doubled(generator: Generator) -> None:
@@ -194,12 +189,11 @@ def test_stop_rules(rule: str, text: str, expected: str | None) -> None:
 
 
 def test_stop_rule_ends_a_suggestion(generator: Generator) -> None:
-    settings = GenerationSettings(max_new_tokens=60, temperature=1.0, stop="line", seed=0)
     for seed in range(3):
         result = generator.suggest("Shall I compare thee to a summer's day?\n", GenerationSettings(
             max_new_tokens=60, temperature=1.0, stop="line", seed=seed))[0]
         assert "\n" not in result.text.lstrip("\n")
-    assert settings.stop == "line"
+        assert result.finish_reason in ("stop", "eos") or result.tokens == 60
 
 
 def test_presets_differ_in_their_stop_rule() -> None:
