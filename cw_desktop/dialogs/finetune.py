@@ -37,7 +37,7 @@ from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.ratings import CRITERIA, Ratings, load_or_create_ratings, save_ratings, summarise
 from cw_desktop.core.settings import Settings
 from cw_desktop.workers.scan_worker import ScanWorker, plan_from_counts
-from cw_desktop.workers.threads import start_in_thread, stop_thread
+from cw_desktop.workers.threads import cancel_and_stop, start_in_thread
 from cw_desktop.workers.training_process import TrainingProcess, cli_prefix, path_options, train_arguments
 
 STEP_TITLES = ("Folder", "Model", "Training", "Results")
@@ -92,13 +92,8 @@ _finishing_threads: list[tuple[Any, Any]] = []
 
 
 def _stop_worker_thread(worker: ScanWorker, thread: Any) -> None:
-    try:
-        worker.cancel()
-        if stop_thread(thread, 2_000):
-            return
+    if not cancel_and_stop(worker, thread, 2_000):
         _finishing_threads.append((worker, thread))
-    except RuntimeError:  # at interpreter exit Qt may already have deleted the thread
-        pass
 
 
 # -- step 1 ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from cw_desktop.core.model_registry import (ModelInfo, RegistryError, acceptance
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.settings import Settings
 from cw_desktop.workers.export_worker import ExportWorker
-from cw_desktop.workers.threads import start_in_thread, stop_thread
+from cw_desktop.workers.threads import cancel_and_stop, start_in_thread, stop_thread
 
 COLUMNS = ("Name", "Base model", "Trained on", "Tokens", "Date", "Duration", "Perplexity", "Your rating",
            "Suggestions accepted", "Size")
@@ -52,11 +52,7 @@ def show_folder(folder: Path) -> bool:
 
 
 def _stop_worker_thread(worker: ExportWorker, thread: QThread) -> None:
-    try:
-        worker.cancel()
-        stop_thread(thread, 60_000)
-    except RuntimeError:  # at interpreter exit Qt may already have deleted the thread
-        pass
+    cancel_and_stop(worker, thread, 60_000)  # an export in flight gets time to remove its partial copy
 
 
 def perplexity_text(info: ModelInfo) -> str:

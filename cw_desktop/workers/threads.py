@@ -29,6 +29,18 @@ def stop_thread(thread: QThread, timeout_ms: int = 10_000) -> bool:
     return thread.wait(timeout_ms)
 
 
+def cancel_and_stop(worker: Any, thread: QThread, timeout_ms: int) -> bool:
+    """Cancel a worker's job, then stop its thread; False if it is still running after the timeout.
+
+    Safe at interpreter exit, when Qt may already have deleted the thread (counts as stopped).
+    """
+    try:
+        worker.cancel()
+        return stop_thread(thread, timeout_ms)
+    except RuntimeError:
+        return True
+
+
 def signal_future(done: SignalInstance, failed: SignalInstance | None = None, *,
                   key: Any = None) -> asyncio.Future[Any]:
     """A future resolved by the next emission of `done` (or rejected by `failed`).
