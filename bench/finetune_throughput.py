@@ -120,7 +120,7 @@ def writing_folder(root: Path) -> Path:
 def run(quick: bool = False, steps: int | None = None, budget: float | None = None,
         modes: tuple[str, ...] | None = None) -> Section:
     common.header("fine-tuning throughput")
-    from cw_desktop.ml.training import DEFAULT_CPU_MODE, MODES
+    from cw_desktop.ml.plan import DEFAULT_CPU_MODE, MODES
 
     steps = steps or (4 if quick else 8)
     budget = budget or (20.0 if quick else 40.0)

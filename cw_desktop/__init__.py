@@ -9,6 +9,12 @@ import os
 # any torch import; a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# Nothing touches the network unless the writer asks for a download: the hub libraries are put in
+# offline mode before any of them is imported (cw_desktop/core/offline.py lifts it for downloads).
+from cw_desktop.core.offline import go_offline  # noqa: E402
+
+go_offline()
+
 __version__ = "0.1.0"
 APP_NAME = "cw_desktop"
 APP_AUTHOR = "cw_desktop"

@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="style notes / characters put in front of the prompt (UTF-8 text file)")
     parser.add_argument("--long", action="store_true", help="write a longer passage (default 200 tokens) instead of a suggestion")
     parser.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation (faster decoding on a CPU)")
+    parser.add_argument("--backend", choices=["auto", "torch", "llamacpp"], default=None,
+                        help="inference runtime (default: the settings' inference_backend, normally auto)")
     parser.set_defaults(handler=run)
 
 
@@ -39,13 +41,16 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
             return fail(f"cannot read memory file {args.memory_file}: {exc}")
 
     from cw_desktop.core.settings import Settings
-    from cw_desktop.ml.generation import Generator, preset
+    from cw_desktop.ml.backends import make_generator
+    from cw_desktop.ml.generation import preset
     from cw_desktop.ml.loading import ModelLoadError, load_model
 
-    spec = args.model or Settings.load(paths.settings_file).model.spec
+    model_settings = Settings.load(paths.settings_file).model
+    spec = args.model or model_settings.spec
     bar = ProgressBar("model ")
     try:
-        loaded = load_model(spec, paths, on_progress=bar.update, quantize=args.quantize)
+        loaded = load_model(spec, paths, on_progress=bar.update, quantize=args.quantize,
+                            backend=args.backend or model_settings.inference_backend)
     except ModelLoadError as exc:
         bar.close()
         return fail(str(exc))
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
         overrides.setdefault("max_new_tokens", 200)
         overrides.setdefault("stop", "none")
     settings = preset(args.preset, **overrides)
-    generator = Generator(loaded)
+    generator = make_generator(loaded)
 
     if settings.alternatives == 1:
         printed = [0]

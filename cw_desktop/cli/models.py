@@ -6,6 +6,7 @@ import argparse
 import json
 
 from cw_desktop.cli import ProgressBar, fail
+from cw_desktop.core.file_names import display_name
 from cw_desktop.core.paths import AppPaths
 
 
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def model_rows(paths: AppPaths) -> list[dict[str, object]]:
     from cw_desktop.core.catalog import load_catalog
+    from cw_desktop.core.model_registry import REPORT_FILE
     from cw_desktop.ml.loading import ModelLoadError, find_bundled_gguf, is_bundled_prepared, is_downloaded
 
     rows: list[dict[str, object]] = []
@@ -44,7 +46,7 @@ def model_rows(paths: AppPaths) -> list[dict[str, object]]:
         for folder in sorted(p for p in paths.models_dir.iterdir() if (p / "config.json").is_file()):
             report = {}
             try:
-                report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+                report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 pass
             rows.append({"key": str(folder), "name": report.get("name", folder.name), "parameters": "",
@@ -58,12 +60,24 @@ def run_list(args: argparse.Namespace, paths: AppPaths) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'MODEL':<14} {'NAME':<26} {'SIZE':>5} {'CONTEXT':>7} {'LICENCE':<11} STATE")
-    for row in rows:
-        key = str(row["key"])
-        print(f"{key[-14:]:<14} {str(row['name'])[:26]:<26} {str(row['parameters']):>5} "
-              f"{str(row['context_length']):>7} {str(row['licence']):<11} {row['state']}")
+    print_table(rows)
     return 0
+
+
+# (row key, heading, right-aligned): the key is what `--model` takes, so it is never cut; every
+# column is as wide as its longest value (fine-tuned models are keyed by their full folder path).
+_COLUMNS = (("key", "MODEL", False), ("name", "NAME", False), ("parameters", "SIZE", True),
+            ("context_length", "CONTEXT", True), ("licence", "LICENCE", False), ("state", "STATE", False))
+
+
+def print_table(rows: list[dict[str, object]]) -> None:
+    cells = [[display_name(str(row[key])) for key, _heading, _right in _COLUMNS] for row in rows]
+    headings = [heading for _key, heading, _right in _COLUMNS]
+    widths = [max(len(text) for text in column) for column in zip(headings, *cells)]
+    for line in [headings, *cells]:
+        parts = [text.rjust(width) if right else text.ljust(width)
+                 for text, width, (_key, _heading, right) in zip(line, widths, _COLUMNS)]
+        print(" ".join(parts).rstrip())
 
 
 def _run_with_progress(label: str, job) -> int:

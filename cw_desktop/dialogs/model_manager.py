@@ -8,35 +8,30 @@ thread), and rate the samples of a fine-tune that was never rated.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from PySide6.QtCore import QThread, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog,
                                QLabel, QMessageBox, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from cw_desktop.core.model_registry import (ModelInfo, RegistryError, acceptance_text, delete_model, format_duration,
-                                            format_size, list_models, rename_model)
+from cw_desktop.core.model_registry import (ModelInfo, RegistryError, acceptance_text, delete_model, list_models,
+                                            rename_model)
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.settings import Settings
+from cw_desktop.core.units import format_duration, format_size
+from cw_desktop.dialogs import questions
 from cw_desktop.workers.export_worker import ExportWorker
-from cw_desktop.workers.threads import cancel_and_stop, start_in_thread, stop_thread
+from cw_desktop.workers.threads import start_owned, stop_worker
 
+# An export in flight gets this long to remove its partial copy when the dialog goes away.
+EXPORT_STOP_WAIT_MS = 60_000
 COLUMNS = ("Name", "Base model", "Trained on", "Tokens", "Date", "Duration", "Perplexity", "Your rating",
            "Suggestions accepted", "Size")
 
 
 # -- questions to the writer (module functions so tests can answer them) -------------------------
-
-def confirm(parent: QWidget, title: str, text: str, yes: str, no: str) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
-    yes_button = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
-    box.addButton(no, QMessageBox.ButtonRole.RejectRole)
-    box.exec()
-    return box.clickedButton() is yes_button
-
 
 def ask_text(parent: QWidget, title: str, label: str, text: str) -> str | None:
     value, ok = QInputDialog.getText(parent, title, label, text=text)
@@ -49,10 +44,6 @@ def choose_export_folder(parent: QWidget) -> str:
 
 def show_folder(folder: Path) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-
-
-def _stop_worker_thread(worker: ExportWorker, thread: QThread) -> None:
-    cancel_and_stop(worker, thread, 60_000)  # an export in flight gets time to remove its partial copy
 
 
 def perplexity_text(info: ModelInfo) -> str:
@@ -103,6 +94,16 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.export_progress)
         layout.addWidget(self.status)
 
+        layout.addLayout(self._build_buttons())
+
+        self.export_worker = ExportWorker()
+        self.export_thread = start_owned(self.export_worker, "cw-export", self, EXPORT_STOP_WAIT_MS)
+        self.export_worker.progress.connect(self._export_progress)
+        self.export_worker.finished.connect(self._export_finished)
+        self.export_worker.failed.connect(self._export_failed)
+        self.refresh()
+
+    def _build_buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.use_button = QPushButton("Use")
         self.rate_button = QPushButton("Rate samples…")
@@ -118,7 +119,6 @@ class ModelManagerDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.refresh_button)
         buttons.addWidget(self.close_button)
-        layout.addLayout(buttons)
         self.use_button.clicked.connect(self.use_selected)
         self.rate_button.clicked.connect(self.rate_selected)
         self.rename_button.clicked.connect(self.rename_selected)
@@ -127,15 +127,7 @@ class ModelManagerDialog(QDialog):
         self.export_button.clicked.connect(self.export_selected)
         self.refresh_button.clicked.connect(self.refresh)
         self.close_button.clicked.connect(self.reject)
-
-        self.export_worker = ExportWorker()
-        self.export_thread = start_in_thread(self.export_worker, "cw-export")
-        self.destroyed.connect(lambda *_, worker=self.export_worker, thread=self.export_thread:
-                               _stop_worker_thread(worker, thread))
-        self.export_worker.progress.connect(self._export_progress)
-        self.export_worker.finished.connect(self._export_finished)
-        self.export_worker.failed.connect(self._export_failed)
-        self.refresh()
+        return buttons
 
     # -- the table -----------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -246,7 +238,7 @@ class ModelManagerDialog(QDialog):
             QMessageBox.information(self, "Model in use", f"{info.name} is the model the editor is using. "
                                     "Switch the editor to another model first, then delete this one.")
             return
-        if not confirm(self, "Delete model?",
+        if not questions.confirm(self, "Delete model?",
                        f"Delete {info.name} ({format_size(info.size_bytes)})? Its folder {info.folder} is removed "
                        "with its report and ratings. Your manuscripts are not touched.", "Delete", "Keep"):
             return
@@ -284,26 +276,26 @@ class ModelManagerDialog(QDialog):
 
     @Slot(str, str)
     def _export_finished(self, folder: str, destination: str) -> None:
-        self._exporting = None
-        self.export_progress.hide()
-        self.status.setText(f"Exported to {destination}. Any tool that reads save_pretrained folders can load it.")
-        self._update_buttons()
-        self.export_done.emit(True)
+        self._export_over(f"Exported to {destination}. Any tool that reads save_pretrained folders can load it.",
+                          ok=True)
 
-    @Slot(str, str)
+    @Slot(object, str)
     def _export_failed(self, folder: str, message: str) -> None:
+        self._export_over(f"Export failed: {message}", ok=False)
+
+    def _export_over(self, status: str, *, ok: bool) -> None:
         self._exporting = None
         self.export_progress.hide()
-        self.status.setText(f"Export failed: {message}")
+        self.status.setText(status)
         self._update_buttons()
-        self.export_done.emit(False)
+        self.export_done.emit(ok)
 
     def rate_selected(self) -> None:
         """Open the blind comparison of a fine-tune's samples (for models rated later, or re-rated)."""
         info = self.selected()
         if info is None or info.folder is None or not info.report.get("samples"):
             return
-        from cw_desktop.dialogs.finetune import ResultsView
+        from cw_desktop.dialogs.finetune.results import ResultsView
 
         dialog = QDialog(self)
         dialog.setWindowTitle(f"Rate {info.name}")
@@ -320,35 +312,17 @@ class ModelManagerDialog(QDialog):
 
     def done(self, result: int) -> None:
         # Closing cancels an export in progress (its partial copy is removed) and ends the thread.
-        self.export_worker.cancel()
-        stop_thread(self.export_thread, 60_000)
+        stop_worker(self.export_worker, self.export_thread, EXPORT_STOP_WAIT_MS)
         self._exporting = None
         super().done(result)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m cw_desktop.dialogs.model_manager [--data DIR]`: the manager on its own."""
-    import argparse
+    from cw_desktop.dialogs import standalone
 
-    from PySide6.QtWidgets import QApplication
-
-    parser = argparse.ArgumentParser(description="Open the model manager on its own.")
-    parser.add_argument("--data")
-    parser.add_argument("--config")
-    parser.add_argument("--cache")
-    args = parser.parse_args(argv)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    try:
-        from cw_desktop.gui.theme import apply_theme
-
-        apply_theme(app, "light")  # type: ignore[arg-type]
-    except ImportError:
-        pass
-    paths = AppPaths.default(config=args.config, data=args.data, cache=args.cache).ensure()
-    dialog = ModelManagerDialog(paths, Settings.load(paths.settings_file))
-    dialog.use_model_requested.connect(lambda spec: print(f"use model: {spec}"))
-    dialog.show()
-    return app.exec()
+    app, paths, settings = standalone.start(standalone.parser("Open the model manager on its own.").parse_args(argv))
+    return standalone.run(app, ModelManagerDialog(paths, settings))
 
 
 if __name__ == "__main__":

@@ -16,20 +16,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QHBoxLayou
 from cw_desktop.core.model_registry import list_models
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.suggestion_log import OUTCOMES, SuggestionLog
+from cw_desktop.dialogs import questions
 
 OUTCOME_LABELS = {"accepted": "accepted", "partial": "accepted in part", "rejected": "rejected",
                   "typed_over": "typed over"}
 ALL_MODELS = "All models"
 # The newest entries are what a writer looks at; a years-long log would make the table slow.
 MAX_ROWS = 5000
-
-
-def confirm(parent: QWidget, title: str, text: str, yes: str, no: str) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=parent)
-    yes_button = box.addButton(yes, QMessageBox.ButtonRole.DestructiveRole)
-    box.addButton(no, QMessageBox.ButtonRole.RejectRole)
-    box.exec()
-    return box.clickedButton() is yes_button
 
 
 def _local_time(stamp: str) -> str:
@@ -46,7 +39,7 @@ def _one_line(text: str, limit: int = 120) -> str:
 
 
 class SuggestionHistoryDialog(QDialog):
-    use_model_requested = Signal(str)  # contract E; this dialog never switches models itself
+    use_model_requested = Signal(str)  # same signal as the other model dialogs; never emitted here
 
     def __init__(self, paths: AppPaths, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,19 +63,7 @@ class SuggestionHistoryDialog(QDialog):
         self.rates.setMaximumHeight(150)
         layout.addWidget(self.rates)
 
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel("Show:"))
-        self.model_filter = QComboBox()
-        self.outcome_filter = QComboBox()
-        self.outcome_filter.addItem("All outcomes", None)
-        for outcome in OUTCOMES:
-            self.outcome_filter.addItem(OUTCOME_LABELS[outcome], outcome)
-        filters.addWidget(self.model_filter)
-        filters.addWidget(self.outcome_filter)
-        filters.addStretch(1)
-        layout.addLayout(filters)
-        self.model_filter.currentIndexChanged.connect(self._fill_events)
-        self.outcome_filter.currentIndexChanged.connect(self._fill_events)
+        layout.addLayout(self._build_filters())
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Time", "Model", "Outcome", "Suggestion", "Your text around it"])
@@ -112,6 +93,22 @@ class SuggestionHistoryDialog(QDialog):
         self.wipe_button.clicked.connect(self.wipe)
         self.close_button.clicked.connect(self.accept)
         self.refresh()
+
+    def _build_filters(self) -> QHBoxLayout:
+        """Which model and which outcome the table shows."""
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Show:"))
+        self.model_filter = QComboBox()
+        self.outcome_filter = QComboBox()
+        self.outcome_filter.addItem("All outcomes", None)
+        for outcome in OUTCOMES:
+            self.outcome_filter.addItem(OUTCOME_LABELS[outcome], outcome)
+        filters.addWidget(self.model_filter)
+        filters.addWidget(self.outcome_filter)
+        filters.addStretch(1)
+        self.model_filter.currentIndexChanged.connect(self._fill_events)
+        self.outcome_filter.currentIndexChanged.connect(self._fill_events)
+        return filters
 
     def model_name(self, spec: str) -> str:
         """A readable name for a logged spec: the model's display name, or the folder's name."""
@@ -190,11 +187,11 @@ class SuggestionHistoryDialog(QDialog):
                 self.table.setItem(row, column, item)
 
     def wipe(self) -> None:
-        if not self.events or not confirm(
+        if not self.events or not questions.confirm(
                 self, "Wipe the suggestion history?",
                 f"Delete all {len(self.events):,} logged suggestions? Acceptance rates start again from zero, "
                 "and accepted suggestions can no longer be added to fine-tuning. This cannot be undone.",
-                "Wipe history", "Keep"):
+                "Wipe history", "Keep", destructive=True):
             return
         try:
             self.log.wipe()

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from cw_desktop.core.disk_stamp import DiskStamp
 from cw_desktop.core.documents import RecoveryEntry
 from cw_desktop.core.settings import KeySettings
+from cw_desktop.core.text_encoding import UTF8, TextEncoding
 from cw_desktop.gui.editor import GhostTextEditor
 
 
@@ -17,8 +19,9 @@ class DocumentTab(QWidget):
         self.editor = GhostTextEditor(keys, self)
         self.doc_id = RecoveryEntry.new_id()
         self.path: Path | None = None
-        self.encoding = "utf-8"
-        self.newline = "\n"
+        self.encoding: TextEncoding = UTF8  # codec, BOM and line endings of the file, kept on save
+        # The file as last read or saved here: a difference means another program changed it.
+        self.disk_stamp: DiskStamp | None = None
         self.memory = ""
         self.untitled_name = "Untitled"
         # document().revision() at the last recovery copy: unchanged means nothing new to protect.
@@ -41,9 +44,14 @@ class DocumentTab(QWidget):
             self.writing_request is None
 
     def text(self) -> str:
-        """The document as saved: never includes the ghost suggestion (it lives outside the document)."""
-        return self.editor.toPlainText()
+        """The document as saved: never includes the ghost suggestion (it lives outside the document).
+
+        Not toPlainText(): that turns every no-break space into a plain space, silently changing
+        a French manuscript's « guillemets » spacing on save.
+        """
+        return self.editor.document().toRawText().replace("\u2029", "\n")
 
     def recovery_entry(self) -> RecoveryEntry:
         return RecoveryEntry(doc_id=self.doc_id, title=self.title, text=self.text(),
-                             path=str(self.path) if self.path else None, memory=self.memory)
+                             path=str(self.path) if self.path else None, memory=self.memory,
+                             disk_stamp=self.disk_stamp if self.path else None)

@@ -1,5 +1,9 @@
 """Generation settings: preset, length, temperature, top-p, the per-document Memory box and the
-token-window gauge."""
+token-window gauge.
+
+The typed path: settings file (core.settings.SuggestionSettings) -> this panel -> options()
+returns a GenerationSettings (core.generation_settings) -> the generation worker -> the engine.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QPlainTextEdit, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from cw_desktop.core.generation_settings import PRESETS, GenerationSettings, preset
 from cw_desktop.core.settings import SuggestionSettings
 from cw_desktop.gui.token_gauge import TokenGauge
 
@@ -21,9 +26,6 @@ class GenerationPanel(QWidget):
 
     def __init__(self, suggestions: SuggestionSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        # Per-preset defaults arrive from the engine once a model is loaded (the engine imports
-        # torch, which the GUI thread never does at start-up).
-        self.preset_defaults: dict[str, dict[str, Any]] = {}
         self.preset = QComboBox()
         for key, label in PRESET_LABELS.items():
             self.preset.addItem(label, key)
@@ -81,11 +83,11 @@ class GenerationPanel(QWidget):
         suggestions.top_p = round(self.top_p.value(), 2)
         suggestions.alternatives = self.alternatives.value()
 
-    def options(self) -> dict[str, Any]:
-        """What the generation worker turns into GenerationSettings."""
-        return {"preset": self.preset.currentData(), "max_new_tokens": self.length.value(),
-                "temperature": self.temperature.value(), "top_p": self.top_p.value(),
-                "alternatives": self.alternatives.value()}
+    def options(self) -> GenerationSettings:
+        """The chosen preset with the writer's length, temperature, top-p and alternatives."""
+        return preset(str(self.preset.currentData()), max_new_tokens=self.length.value(),
+                      temperature=self.temperature.value(), top_p=self.top_p.value(),
+                      alternatives=self.alternatives.value())
 
     def set_memory(self, text: str) -> None:
         """Show another document's Memory without reporting it as an edit."""
@@ -93,16 +95,14 @@ class GenerationPanel(QWidget):
         self.memory.setPlainText(text)
         self.memory.blockSignals(False)
 
-    def set_preset_defaults(self, defaults: dict[str, dict[str, Any]]) -> None:
-        self.preset_defaults = defaults
-
     def _on_preset(self) -> None:
-        defaults = self.preset_defaults.get(str(self.preset.currentData()))
-        if defaults:
-            for box, key in ((self.length, "max_new_tokens"), (self.temperature, "temperature"),
-                             (self.top_p, "top_p")):
+        """A preset choice resets length, temperature and top-p to that preset's own values."""
+        defaults = PRESETS.get(str(self.preset.currentData()))
+        if defaults is not None:
+            for box, value in ((self.length, defaults.max_new_tokens), (self.temperature, defaults.temperature),
+                               (self.top_p, defaults.top_p)):
                 box.blockSignals(True)
-                box.setValue(defaults[key])
+                box.setValue(value)
                 box.blockSignals(False)
         self.options_changed.emit()
 

@@ -20,18 +20,21 @@ from qasync import asyncSlot
 
 from cw_desktop import APP_NAME
 from cw_desktop.core.catalog import load_catalog
+from cw_desktop.core.disk_stamp import DiskStamp, current_stamp
 from cw_desktop.core.documents import (DocumentError, MemoryStore, RecoveryEntry, RecoveryStore,
-                                       memory_dir, pid_alive, read_text_file, save_text_file, update_recent)
+                                       memory_dir, pid_alive, read_text_file, update_recent)
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.settings import Settings
 from cw_desktop.core.suggestion_log import SuggestionLog
 from cw_desktop.gui.alternatives_panel import AlternativesPanel
+from cw_desktop.gui.autosave import AutosaveScheduler, RecoveryWriter
 from cw_desktop.gui.creative_panel import FORMS, CreativePanel
+from cw_desktop.gui.document_safety import check_before_save, review_disk_changes, save_document
 from cw_desktop.gui.document_tab import DocumentTab
 from cw_desktop.gui.find_bar import FindBar
 from cw_desktop.gui.generation_panel import GenerationPanel
 from cw_desktop.gui.model_menu import ModelMenu, download_size_mb
-from cw_desktop.gui.prompts import Prompts
+from cw_desktop.gui.prompts import Prompts, broken_recovery_message, settings_problems_message
 from cw_desktop.gui.status_widgets import ModelStatus
 from cw_desktop.gui.suggestion_controller import SuggestionController
 from cw_desktop.gui.theme import apply_theme, colours, editor_font
@@ -54,6 +57,10 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.prompts = Prompts(self)
         self.recovery = RecoveryStore(paths.recovery_dir)
+        self.recovery_writer = RecoveryWriter(self.recovery, self)
+        self.recovery_writer.batch_done.connect(self._on_recovery_written)
+        self._disk_seen: dict[str, DiskStamp | None] = {}  # doc_id -> disk version already asked about
+        self._checking_disk = False
         self.memories = MemoryStore(memory_dir(paths))
         self.log = SuggestionLog(paths.suggestion_log)
         self._close_guards: list[Callable[[], bool]] = []
@@ -66,6 +73,7 @@ class MainWindow(QMainWindow):
         self.generation = GenerationWorker()
         self.generation_thread = start_in_thread(self.generation, "cw-generation")
         self.loader = ModelLoaderWorker(paths)
+        self.loader.backend = self.settings.model.inference_backend
         self.loader_thread = start_in_thread(self.loader, "cw-model-loader")
 
         self._build_central()
@@ -78,6 +86,8 @@ class MainWindow(QMainWindow):
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_scheduler = AutosaveScheduler(self)  # a couple of seconds after typing stops
+        self.autosave_scheduler.due.connect(self.autosave)
         self.count_timer = QTimer(self, singleShot=True, interval=150)
         self.count_timer.timeout.connect(self._update_counts)
         self.memory_timer = QTimer(self, singleShot=True, interval=800)
@@ -267,7 +277,12 @@ class MainWindow(QMainWindow):
         """After the window is shown: start loading the model in the background, then offer crash
         recovery (the model loads while the writer decides)."""
         self.switch_model(model_spec or self.settings.model.spec)
+        self.report_settings_problems()
         self.restore_from_crash()
+
+    def report_settings_problems(self) -> None:
+        if self.settings.problems:
+            self.prompts.error("Settings file problems", settings_problems_message(self.settings))
 
     @asyncSlot(str)
     async def switch_model(self, spec: str) -> None:
@@ -292,7 +307,6 @@ class MainWindow(QMainWindow):
     def _on_model_installed(self, spec: str, info: dict[str, Any]) -> None:
         self.current_model = info
         self.controller.model_spec = spec
-        self.generation_panel.set_preset_defaults(info.get("presets", {}))
         self._show_ready(info)
         if self.settings.model.spec != spec:
             self.settings.model.spec = spec
@@ -365,7 +379,7 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def open_dialog_module(self, module_name: str, class_name: str, *, with_settings: bool) -> QWidget | None:
-        """Open one of the fine-tuning dialogs (imported only when asked for: contract E)."""
+        """Open one of the fine-tuning dialogs (imported only when asked for: they pull in QtCharts)."""
         import importlib
 
         try:
@@ -451,7 +465,7 @@ class MainWindow(QMainWindow):
             return None
         current = self.current_tab()
         tab = current if current is not None and current.is_blank() else self.new_document()
-        tab.path, tab.encoding, tab.newline = path, loaded.encoding, loaded.newline
+        tab.path, tab.encoding, tab.disk_stamp = path, loaded.encoding, loaded.stamp
         tab.editor.setPlainText(loaded.text)
         tab.editor.document().setModified(False)
         tab.memory = self.memories.load(path)
@@ -493,13 +507,18 @@ class MainWindow(QMainWindow):
 
     def _write(self, tab: DocumentTab, path: Path) -> bool:
         try:
-            tab.encoding = save_text_file(path, tab.text(), tab.encoding, tab.newline)
+            decision = check_before_save(tab, path, self.prompts)  # another program may have changed it
+            if decision == "save_as":
+                return self.save_as(tab)
+            stamp = save_document(tab, path, self.prompts) if decision == "write" else None
         except DocumentError as exc:
             self.prompts.error("Not saved", str(exc))
             return False
-        tab.path = Path(path).resolve()
+        if stamp is None:
+            return False  # cancelled, or the disk version was reloaded instead
+        tab.path, tab.disk_stamp = Path(path).resolve(), stamp
         tab.editor.document().setModified(False)
-        self.recovery.remove(tab.doc_id)
+        self.recovery_writer.remove(tab.doc_id)
         tab.recovered_revision = -1
         if tab.memory.strip():
             self.memories.save(tab.path, tab.memory)
@@ -517,7 +536,7 @@ class MainWindow(QMainWindow):
             self.generation.cancel(tab.writing_request)
         if tab.editor is self.controller.editor:
             self.controller.attach(None)
-        self.recovery.remove(tab.doc_id)
+        self.recovery_writer.remove(tab.doc_id)
         self.tabs.removeTab(self.tabs.indexOf(tab))
         tab.deleteLater()
         if self.tabs.count() == 0:
@@ -578,6 +597,7 @@ class MainWindow(QMainWindow):
     def _on_text_changed(self) -> None:
         self.count_timer.start()
         self.budget_timer.start()
+        self.autosave_scheduler.poke()
 
     def _update_counts(self) -> None:
         tab = self.current_tab()
@@ -614,6 +634,7 @@ class MainWindow(QMainWindow):
         tab.memory = text
         tab.recovered_revision = -1  # the recovery copy carries the Memory too
         self.memory_timer.start()
+        self.autosave_scheduler.poke()
         self.budget_timer.start()
 
     def _store_memory(self) -> None:
@@ -647,7 +668,7 @@ class MainWindow(QMainWindow):
         self.generation_panel.set_memory(memory)
         tab.editor.setReadOnly(True)
         tab.editor.document().setUndoRedoEnabled(False)  # the draft arrives as one piece, not 400 undo steps
-        tab.writing_request = self.generation.submit_write(form, title, {"max_new_tokens": max_tokens}, memory=memory)
+        tab.writing_request = self.generation.submit_write(form, title, max_tokens, memory=memory)
         self.controller.paused_reason = "Suggestions wait while the model writes a draft"
         self.creative_panel.set_running(True, f"Writing a {FORMS.get(form, form).lower()}…")
         return tab
@@ -717,28 +738,40 @@ class MainWindow(QMainWindow):
 
     # -- autosave and recovery -----------------------------------------------------------------------
     def autosave(self) -> int:
-        """Copy every document with unsaved changes to the recovery folder; returns how many."""
-        written = 0
+        """Copy every document with unsaved changes to the recovery folder; returns how many.
+
+        `autosaved` is emitted once the copies are on disk (later, when written in the background).
+        """
+        if self._shut_down:
+            return 0
+        self.autosave_scheduler.stop()
+        entries = []
         for tab in self.document_tabs():
             document = tab.editor.document()
             if not document.isModified() and not (tab.path is None and tab.memory.strip()):
                 if tab.recovered_revision != -2:
-                    self.recovery.remove(tab.doc_id)
+                    self.recovery_writer.remove(tab.doc_id)
                     tab.recovered_revision = -2  # nothing to protect: the file on disk is current
                 continue
             if tab.recovered_revision == document.revision():
                 continue
-            try:
-                self.recovery.write(tab.recovery_entry())
-            except OSError as exc:
-                self.notify(f"Autosave failed: {exc}", 8000)
-                continue
+            entries.append(tab.recovery_entry())
             tab.recovered_revision = document.revision()
-            written += 1
+        self.recovery_writer.write_batch(entries)
+        return len(entries)
+
+    def _on_recovery_written(self, written: int, errors: dict) -> None:
+        for tab in self.document_tabs():
+            if tab.doc_id in errors:
+                tab.recovered_revision = -1  # try again next time
+        if errors:
+            self.notify(f"Autosave failed: {next(iter(errors.values()))}", 8000)
         self.autosaved.emit(written)
-        return written
 
     def restore_from_crash(self, is_alive: Callable[[int], bool] = pid_alive) -> list[DocumentTab]:
+        broken = self.recovery.set_aside_broken()  # one damaged copy must not hide the others
+        if broken:
+            self.prompts.error("Damaged recovery copies", broken_recovery_message(broken))
         entries = self.recovery.orphaned(is_alive)
         if not entries:
             return []
@@ -760,9 +793,11 @@ class MainWindow(QMainWindow):
             tab.path = Path(entry.path)
             try:
                 on_disk = read_text_file(tab.path)
-                tab.encoding, tab.newline = on_disk.encoding, on_disk.newline
+                tab.encoding = on_disk.encoding
             except DocumentError:
                 pass  # the file is gone or unreadable: the recovered text is all there is
+            # The version the lost session knew: a later change by another program is still noticed.
+            tab.disk_stamp = entry.disk_stamp or current_stamp(tab.path)
         else:
             tab.untitled_name = entry.title
         tab.memory = entry.memory
@@ -779,7 +814,23 @@ class MainWindow(QMainWindow):
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         if event.type() == QEvent.Type.ActivationChange and not self.isActiveWindow():
             self.autosave()  # focus lost: another app may crash the session, or the battery may die
+        elif event.type() == QEvent.Type.ActivationChange:
+            QTimer.singleShot(0, self.check_disk_changes)  # back from another program: did it edit our files?
         super().changeEvent(event)
+
+    def check_disk_changes(self) -> None:
+        """Offer reload / keep mine / save as for each open file another program changed."""
+        if self._checking_disk or self._shut_down:
+            return
+        self._checking_disk = True  # the question itself moves the focus
+        try:
+            for tab in review_disk_changes(self.document_tabs(), self.prompts, self.tabs.setCurrentWidget,
+                                           self._disk_seen):
+                self.save_as(tab)
+        except DocumentError as exc:
+            self.prompts.error("Cannot reload", str(exc))
+        finally:
+            self._checking_disk = False
 
     # -- settings, theme, fonts ----------------------------------------------------------------------
     def apply_settings(self) -> None:
@@ -964,7 +1015,7 @@ class MainWindow(QMainWindow):
                 return
         self.controller.attach(None)  # ends any ghost and flushes the suggestion log
         for tab in self.document_tabs():
-            self.recovery.remove(tab.doc_id)  # a clean exit: nothing to recover next time
+            self.recovery_writer.remove(tab.doc_id)  # a clean exit: nothing to recover next time
         self._store_memory()
         self._remember_window_layout()
         self.save_settings()
@@ -977,6 +1028,8 @@ class MainWindow(QMainWindow):
             return True
         self._shut_down = True
         self.autosave_timer.stop()
+        self.autosave_scheduler.stop()
+        self.recovery_writer.close()  # copies still being written land first
         for tab in self.document_tabs():
             if tab.writing_request is not None:
                 self.generation.cancel(tab.writing_request)

@@ -18,7 +18,7 @@ from cw_desktop.core.catalog import CatalogEntry, load_catalog
 from cw_desktop.core.paths import AppPaths
 
 DOWNLOADABLE = ("gpt2", "distilgpt2", "gpt2-medium")
-# (menu label, module, class, whether the dialog takes the settings) - contract E.
+# (menu label, module, class, whether the dialog takes the settings); imported only when opened.
 DIALOGS = (("Fine-tune on a folder…", "cw_desktop.dialogs.finetune", "FineTuneDialog", True),
            ("Model manager…", "cw_desktop.dialogs.model_manager", "ModelManagerDialog", True),
            ("Suggestion history…", "cw_desktop.dialogs.suggestion_history", "SuggestionHistoryDialog", False))

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QTextCursor
 
+from cw_desktop.core.generation_settings import GenerationSettings
 from cw_desktop.core.settings import Settings
 from cw_desktop.core.suggestion_log import SuggestionLog, make_event
 from cw_desktop.gui.editor import GhostTextEditor
@@ -35,7 +36,7 @@ class SuggestionController(QObject):
     suggestion_cancelled = Signal(int, int)  # request id, tokens generated after the cancel
 
     def __init__(self, worker: GenerationWorker, settings: Settings, log: SuggestionLog,
-                 options: Callable[[], dict[str, Any]], memory: Callable[[], str],
+                 options: Callable[[], GenerationSettings], memory: Callable[[], str],
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker

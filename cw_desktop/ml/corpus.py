@@ -7,9 +7,7 @@ anything in it. Every file seen is reported (used, or skipped with a reason), ne
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import stat
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from cw_desktop.core.file_names import display_name
 from cw_desktop.ml import readers
 from cw_desktop.ml.cleaning import clean, count_words
+from cw_desktop.ml.folder_walk import walk
 from cw_desktop.ml.readers import SkipFile
 
 
@@ -37,7 +37,8 @@ class FileResult:
     path: str            # relative to the scanned folder, POSIX style
     status: str          # "used" | "skipped"
     reason: str | None   # for skipped: "empty", "binary", "unsupported", "hidden", "unreadable",
-                         # "corrupt", "too large", "duplicate of <path>", "near-duplicate of <path>"
+                         # "corrupt", "too large", "not a regular file", "too deep", "link outside",
+                         # "duplicate of <path>", "near-duplicate of <path>"
     words: int           # words of cleaned text (0 when skipped)
     format: str          # "txt", "md", "docx", ... ("folder" for a skipped hidden folder)
     detail: str = ""     # a sentence for the writer ("not a valid .docx file (...)")
@@ -251,80 +252,6 @@ def find_duplicates(documents: list[Document]) -> dict[str, tuple[str, str]]:
 
 # -- scanning --------------------------------------------------------------------------------------
 
-@dataclass
-class _Entry:
-    path: Path
-    relative: str
-    skip: SkipFile | None = None
-    format: str = ""
-
-
-def _relative(path: Path, folder: Path) -> str:
-    return path.relative_to(folder).as_posix()
-
-
-def _walk(folder: Path) -> list[_Entry]:
-    """Every file under `folder` (following symlinks, each real directory once, so loops end).
-    Hidden folders are not entered: they are reported as one skipped entry."""
-    entries: list[_Entry] = []
-    visited: set[tuple[int, int]] = set()
-
-    def visit(directory: Path) -> None:
-        try:
-            info = directory.stat()
-        except OSError as exc:
-            entries.append(_Entry(directory, _relative(directory, folder) + "/",
-                                  SkipFile("unreadable", exc.strerror or str(exc)), "folder"))
-            return
-        key = (info.st_dev, info.st_ino)
-        if key in visited:
-            return  # a symlink loop or a second link to a folder already scanned
-        visited.add(key)
-        try:
-            with os.scandir(directory) as iterator:
-                children = sorted(iterator, key=lambda e: e.name)
-        except OSError as exc:
-            entries.append(_Entry(directory, _relative(directory, folder) + "/",
-                                  SkipFile("unreadable", f"cannot list the folder ({exc.strerror or exc})"),
-                                  "folder"))
-            return
-        for child in children:
-            path = Path(child.path)
-            relative = _relative(path, folder)
-            try:
-                is_dir = child.is_dir(follow_symlinks=True)
-            except OSError:
-                is_dir = False
-            if is_dir:
-                if readers.is_hidden_name(child.name):
-                    entries.append(_Entry(path, relative + "/", SkipFile("hidden", "hidden or system folder"),
-                                          "folder"))
-                else:
-                    visit(path)
-                continue
-            entries.append(_classify(path, relative, child))
-
-    visit(folder)
-    return entries
-
-
-def _classify(path: Path, relative: str, entry: os.DirEntry) -> _Entry:
-    suffix = path.suffix.lower()
-    fmt = readers.format_of(path) or suffix.lstrip(".") or "none"
-    if readers.is_hidden_name(path.name):
-        return _Entry(path, relative, SkipFile("hidden", "hidden or system file"), fmt)
-    try:
-        info = entry.stat(follow_symlinks=True)
-    except OSError as exc:  # a dangling symlink or a vanished file
-        return _Entry(path, relative, SkipFile("unreadable", exc.strerror or str(exc)), fmt)
-    if not stat.S_ISREG(info.st_mode):
-        return _Entry(path, relative, SkipFile("unsupported", "not a regular file"), fmt)
-    if readers.format_of(path) is None:
-        hint = readers.UNSUPPORTED_HINTS.get(suffix, f"'{suffix or path.name}' files are not manuscripts we can read")
-        return _Entry(path, relative, SkipFile("unsupported", hint), fmt)
-    return _Entry(path, relative, None, fmt)
-
-
 def read_document(path: Path, fmt: str, max_bytes: int) -> str:
     """Raw text of one supported file, read read-only. Raises SkipFile."""
     try:
@@ -335,25 +262,28 @@ def read_document(path: Path, fmt: str, max_bytes: int) -> str:
         raise SkipFile("too large", f"{size / 1e6:.1f} MB, above the {max_bytes / 1e6:g} MB limit")
     if size == 0:
         raise SkipFile("empty", "the file is empty")
-    return readers.extract_text(readers.read_bytes_readonly(path, max_bytes), fmt)
+    # The same limit bounds what a .docx/.odt/.epub may unpack to, so memory stays bounded too.
+    return readers.extract_text(readers.read_bytes_readonly(path, max_bytes), fmt, max_unpacked=max_bytes)
 
 
 def load_corpus(folder: Path, *, max_file_mb: float = 50, should_stop: Callable[[], bool] | None = None,
                 on_file: Callable[[int, int, str], None] | None = None,
-                straight_quotes: bool = False) -> Corpus:
+                straight_quotes: bool = False, follow_outside_links: bool = False) -> Corpus:
     """Scan `folder` recursively (read-only), extract and clean every manuscript, drop duplicates.
 
     on_file(done, total, relative_path) is called after each file. Raises CorpusError for a
     missing folder, ScanCancelled when should_stop() turns true (checked between files).
+    Paths in the result are display names (always valid Unicode, see core.file_names).
     """
     folder = Path(folder).expanduser()
     if not folder.exists():
-        raise CorpusError(f"The folder {folder} does not exist.")
+        raise CorpusError(f"The folder {display_name(folder)} does not exist.")
     if not folder.is_dir():
-        raise CorpusError(f"{folder} is a file, not a folder: choose the folder that holds your manuscripts.")
+        raise CorpusError(f"{display_name(folder)} is a file, not a folder: choose the folder that holds "
+                          "your manuscripts.")
     folder = folder.resolve()
     max_bytes = int(max_file_mb * 1_000_000)
-    entries = _walk(folder)
+    entries = walk(folder, follow_outside_links=follow_outside_links)
     results: list[FileResult] = []
     documents: list[Document] = []
     for done, entry in enumerate(entries, start=1):
@@ -396,8 +326,6 @@ def load_corpus(folder: Path, *, max_file_mb: float = 50, should_stop: Callable[
 
 # -- training estimate ---------------------------------------------------------------------------
 
-# Measured on this project's 2-core reference machine: full fine-tune of GPT-2 124M on CPU.
-FULL_FINETUNE_TOKENS_PER_SECOND = 140.0
 TOKENS_PER_WORD = 1.33  # typical for English prose with a GPT-2-style BPE
 
 
@@ -416,20 +344,25 @@ def count_tokens(corpus: Corpus, tokenizer: Any, batch: int = 64,
 
 
 def estimate_training(corpus: Corpus, tokenizer: Any = None, *, epochs: float = 1.0,
-                      tokens_per_second: float = FULL_FINETUNE_TOKENS_PER_SECOND,
+                      tokens_per_second: float | None = None,
                       on_progress: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Tokens in the corpus and a rough full fine-tune time on this machine (an estimate!).
 
-    Without a tokenizer the token count itself is estimated from the word count.
+    Without a tokenizer the token count itself is estimated from the word count. The speed is the
+    trainer's own estimate (ml/plan.py) for a full fine-tune of a 135M-parameter model here.
     """
+    from cw_desktop.ml.plan import REFERENCE_MODEL, estimate_tokens_per_second
+
+    if tokens_per_second is None:
+        tokens_per_second = estimate_tokens_per_second(REFERENCE_MODEL, "full", "cpu")
     words = corpus.words
     if tokenizer is not None:
         tokens, exact = count_tokens(corpus, tokenizer, on_progress=on_progress), True
     else:
         tokens, exact = int(round(words * TOKENS_PER_WORD)), False
     seconds = tokens * epochs / tokens_per_second
-    note = (f"Estimate: {epochs:g} epoch of a full fine-tune at ~{tokens_per_second:g} tokens/s "
-            "(GPT-2 124M on a 2-core CPU); LoRA or top-layer modes are faster.")
+    note = (f"Estimate: {epochs:g} epoch of a full fine-tune at ~{tokens_per_second:.0f} tokens/s "
+            "(a 135M-parameter model on this computer's CPU); LoRA or top-layer modes are faster.")
     if not exact:
         note += f" Token count estimated as words x {TOKENS_PER_WORD} (model tokenizer unavailable)."
     return {
@@ -437,16 +370,3 @@ def estimate_training(corpus: Corpus, tokenizer: Any = None, *, epochs: float = 
         "tokens": tokens, "tokens_exact": exact, "epochs": epochs, "tokens_per_second": tokens_per_second,
         "estimated_seconds": seconds, "note": note,
     }
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 90:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 90:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    return f"{hours / 24:.1f} days"

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 import torch
 
-DEFAULT_SEED = 1234
+from cw_desktop.ml.plan import DEFAULT_SEED  # noqa: F401 - the plan and the data order share it
+
 DEFAULT_EVAL_SHARE = 0.10
 # Below this the held-out perplexity is noise and a fine-tune mostly memorises.
 MIN_TOTAL_WORDS = 2_500
@@ -126,8 +127,10 @@ def subdivide(unit: Unit, max_words: int) -> list[Unit]:
 
 def _rank(key: str, seed: int) -> str:
     # A hash rather than random.shuffle: adding a file to the folder leaves the other chapters'
-    # ranks, hence mostly the same held-out set, unchanged.
-    return hashlib.sha256(f"{seed}\0{key}".encode()).hexdigest()
+    # ranks, hence mostly the same held-out set, unchanged. A key naming a file whose name is not
+    # valid UTF-8 may hold lone surrogates (os.fsdecode's form): surrogatepass hashes any str to the
+    # same bytes every run, where a strict encode raised and stopped the fine-tune.
+    return hashlib.sha256(f"{seed}\0{key}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _choose_eval(units: list[Unit], target: int, cap: int, seed: int) -> list[Unit]:

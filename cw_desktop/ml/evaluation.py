@@ -106,7 +106,7 @@ def block_size_for(loaded: Any, train_tokens: int) -> int:
     hyperparameters = (loaded.provenance or {}).get("hyperparameters") or {}
     if hyperparameters.get("block_size"):
         return int(hyperparameters["block_size"])
-    from cw_desktop.ml.training import ModelInfo, plan_training
+    from cw_desktop.ml.plan import ModelInfo, plan_training
 
     return plan_training(train_tokens, ModelInfo.of(loaded), "cpu").block_size
 

@@ -28,12 +28,17 @@ from typing import Any
 
 import torch
 
+# GenerationSettings, PRESETS and preset() live in core/generation_settings.py (the settings file and
+# the GUI need them without torch); they are re-exported here for the engine's callers.
+from cw_desktop.core.generation_settings import PRESETS, STOP_RULES, GenerationSettings, preset
+from cw_desktop.ml import junk
 from cw_desktop.ml.loading import LoadedModel
+from cw_desktop.ml.project_ngrams import MAX_ORDER, ProjectVocabulary
+from cw_desktop.ml.rerank import rank_alternatives
 
 TokenCallback = Callable[[int, str], None]  # (alternative index, text of that alternative so far)
 StopCheck = Callable[[], bool]
 
-STOP_RULES = ("none", "sentence", "line", "paragraph", "turn")
 # Prefill in chunks so a cancel lands within one chunk even on a long draft; the cache keeps what
 # was computed, so the next request does not redo it.
 PREFILL_CHUNK = 256
@@ -45,51 +50,12 @@ MEMORY_SEPARATOR = "\n\n"
 
 
 @dataclass
-class GenerationSettings:
-    max_new_tokens: int = 24
-    temperature: float = 0.8  # 0 = greedy
-    top_p: float = 0.95
-    top_k: int = 50
-    repetition_penalty: float = 1.15
-    seed: int | None = None
-    alternatives: int = 1
-    stop: str = "sentence"
-
-    def validated(self) -> "GenerationSettings":
-        if self.stop not in STOP_RULES:
-            raise ValueError(f"Unknown stop rule {self.stop!r}; expected one of {', '.join(STOP_RULES)}")
-        return replace(self, max_new_tokens=max(1, int(self.max_new_tokens)),
-                       temperature=max(0.0, float(self.temperature)),
-                       top_p=min(1.0, max(0.01, float(self.top_p))), top_k=max(0, int(self.top_k)),
-                       repetition_penalty=max(1.0, float(self.repetition_penalty)),
-                       alternatives=max(1, min(8, int(self.alternatives))))
-
-
-PRESETS: dict[str, GenerationSettings] = {
-    # A sentence or two that carries the paragraph on; ends with the paragraph.
-    "prose": GenerationSettings(max_new_tokens=24, temperature=0.8, top_p=0.95, top_k=50,
-                                repetition_penalty=1.15, stop="paragraph"),
-    # One line of verse at a time; a little hotter for imagery, lighter penalty so refrains survive.
-    "poetry": GenerationSettings(max_new_tokens=16, temperature=0.9, top_p=0.95, top_k=60,
-                                 repetition_penalty=1.05, stop="line"),
-    # One speaker turn; cooler so voices stay consistent.
-    "dialogue": GenerationSettings(max_new_tokens=32, temperature=0.7, top_p=0.92, top_k=40,
-                                   repetition_penalty=1.15, stop="turn"),
-}
-
-
-def preset(name: str, **overrides: Any) -> GenerationSettings:
-    if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides).validated()
-
-
-@dataclass
 class Suggestion:
     index: int
     text: str
     tokens: int
     finish_reason: str  # "length" | "stop" | "eos" | "cancelled"
+    score: float = 0.0  # mean log-probability of its tokens under the model (ranks alternatives)
 
 
 @dataclass
@@ -216,6 +182,8 @@ class Generator:
         self._cache_ids: list[int] = []
         self._anchor: tuple[int, str] | None = None  # (draft char offset of the window start, text there)
         self.last_stats = _Stats()
+        self._junk_context = ""  # the draft's end, for the junk filter's quote and script checks
+        self.vocabulary: ProjectVocabulary | None = ProjectVocabulary()
         # A prefill chunk of 256 tokens takes as long as dozens of decoding steps; checking the stop
         # flag before every decoder layer lets a cancel land within one layer instead of one chunk.
         self._prefill_stop: StopCheck | None = None
@@ -252,6 +220,12 @@ class Generator:
             if isinstance(value, int):
                 ends.add(value)
         return ends
+
+    def set_project_texts(self, texts: list[str]) -> None:
+        """Index the writer's other texts (the document's folder) for the project vocabulary.
+        Seconds for a novel-sized folder: call it from the worker thread when a project opens."""
+        if self.vocabulary is not None:
+            self.vocabulary.set_folder_ids([self._encode(text) for text in texts if text.strip()])
 
     def reset(self) -> None:
         self._cache = None
@@ -391,6 +365,28 @@ class Generator:
         self.last_stats.prefilled_tokens = len(ids) - common
         return logits
 
+    # The backend seam: every model call besides the prefill goes through these four methods, so
+    # another runtime (ml/backends/llamacpp.py) only overrides them and `_prefill`, and keeps the
+    # sampling, healing, stop rules and logits hooks of this class unchanged.
+    @torch.inference_mode()
+    def _step(self, cache: Any, next_ids: torch.Tensor) -> tuple[Any, torch.Tensor]:
+        """Feed one token per row (B,); return the grown cache and the next logits (B, V)."""
+        out = self.model(input_ids=next_ids[:, None], cache=cache, use_cache=True)
+        return out.cache, out.logits[:, -1, :]
+
+    def _crop_cache(self, cache: Any, length: int) -> None:
+        _crop(cache, length)
+
+    def _fork_cache(self) -> Any:
+        """A copy of the prompt cache for the alternatives, taken before alternative 0 grows it."""
+        return copy.deepcopy(self._cache)
+
+    def _repeat_rows(self, spare: Any, length: int, rows: int) -> Any:
+        """`spare` cut to the prompt's `length` and repeated for `rows` alternatives."""
+        _crop(spare, length)
+        spare.batch_repeat_interleave(rows)
+        return spare
+
     @torch.inference_mode()
     def _decode_loop(self, logits: torch.Tensor, cache: Any, prompt: _Prompt, settings: GenerationSettings,
                      first_index: int, on_token: TokenCallback | None, should_stop: StopCheck | None,
@@ -407,18 +403,23 @@ class Generator:
         generated: list[list[int]] = [[] for _ in range(rows)]
         texts = [""] * rows
         finished: list[str | None] = [None] * rows
+        logprobs = [0.0] * rows
         recent = torch.tensor([prompt.ids[-REPETITION_WINDOW:]] * rows, dtype=torch.long)
         for step in range(settings.max_new_tokens):
             if should_stop is not None and should_stop():
                 finished = [f or "cancelled" for f in finished]
                 break
+            scores = logits.float()
+            if self.vocabulary is not None:  # the writer's own names and phrases (project_ngrams.py)
+                scores = self.vocabulary.mix(scores, [prompt.ids[-MAX_ORDER:] + ids for ids in generated])
             if step == 0 and prompt.heal_text:
                 # No repetition penalty here: the healed token is the writer's own word, which may
                 # well have appeared before.
-                scores = logits.float().masked_fill(~self._heal_mask(prompt.heal_text), float("-inf"))
+                scores = scores.masked_fill(~self._heal_mask(prompt.heal_text), float("-inf"))
             else:
-                scores = apply_repetition_penalty(logits.float(), recent, settings.repetition_penalty)
+                scores = apply_repetition_penalty(scores, recent, settings.repetition_penalty)
             next_ids = sample_next(scores, settings, generator)  # (B,)
+            chosen = logits.float().log_softmax(dim=-1).gather(1, next_ids[:, None])[:, 0]
             for row in range(rows):
                 if finished[row]:
                     continue
@@ -427,6 +428,7 @@ class Generator:
                     finished[row] = "eos"
                     continue
                 generated[row].append(token)
+                logprobs[row] += float(chosen[row])
                 # A trailing U+FFFD may be the first bytes of a character the next token completes:
                 # hold it back. One inside the text is a byte sequence that can never be valid
                 # UTF-8 (a small model can emit those): drop it rather than insert garbage.
@@ -437,10 +439,15 @@ class Generator:
                     finished[row] = "stop"
                 else:
                     texts[row] = text
-                if on_token is not None and texts[row]:
+                # Junk (digit runs, markup, quiz phrasing...) is never shown: the suggestion ends before it.
+                texts[row], was_junk = junk.clean_suggestion(texts[row], self._junk_context)
+                if was_junk:
+                    finished[row] = "stop"
+                shown = texts[row] if finished[row] else junk.streamable(texts[row])
+                if on_token is not None and shown:
                     if self.last_stats.first_token_s is None:
                         self.last_stats.first_token_s = time.perf_counter() - started
-                    on_token(first_index + row, texts[row])
+                    on_token(first_index + row, shown)
             self.last_stats.generated_tokens += rows
             if all(finished):
                 break
@@ -449,12 +456,11 @@ class Generator:
                 if int(next_ids[0]) == prompt.heal_id:
                     logits = ahead
                     continue
-                _crop(cache, cache.get_seq_length() - 1)
-            out = self.model(input_ids=next_ids[:, None], cache=cache, use_cache=True)
-            cache = out.cache
-            logits = out.logits[:, -1, :]
+                self._crop_cache(cache, cache.get_seq_length() - 1)
+            cache, logits = self._step(cache, next_ids)
         return [Suggestion(index=first_index + row, text=_tidy(texts[row]), tokens=len(generated[row]),
-                           finish_reason=finished[row] or "length") for row in range(rows)]
+                           finish_reason=finished[row] or "length",
+                           score=logprobs[row] / max(1, len(generated[row]))) for row in range(rows)]
 
     def suggest(self, context: str, settings: GenerationSettings, *, memory: str = "",
                 on_token: TokenCallback | None = None, should_stop: StopCheck | None = None) -> list[Suggestion]:
@@ -462,7 +468,10 @@ class Generator:
         settings = settings.validated()
         started = time.perf_counter()
         self.last_stats = _Stats()
+        self._junk_context = context[-2000:]
         prompt = self._build_prompt(context, settings, memory)
+        if self.vocabulary is not None:
+            self.vocabulary.set_draft_ids(prompt.ids)
         generator = None
         if settings.seed is not None:
             generator = torch.Generator().manual_seed(settings.seed)
@@ -477,26 +486,28 @@ class Generator:
         ahead = kept[:, -1, :] if speculative and kept.shape[1] == 2 else None
         logits = kept[:, 0, :] if ahead is not None else kept[:, -1, :]  # (1, V)
         if speculative and ahead is None:  # a one-token prompt: no prediction to heal from
-            _crop(self._cache, len(prompt.ids))
+            self._crop_cache(self._cache, len(prompt.ids))
             self._cache_ids = self._cache_ids[:len(prompt.ids)]
         prompt_length = len(prompt.ids)
         # Alternatives 1.. sample in one batch from a copy of the prompt cache: on 2 idle cores a
         # step for 2 rows costs ~1.5x one row (SmolLM2, 500-token context: 83 vs 123 ms), cheaper
         # than decoding them one after another. Alternative 0 decodes alone first so its first
         # token reaches the writer as early as possible.
-        spare = copy.deepcopy(self._cache) if settings.alternatives > 1 else None
-        results = self._decode_loop(logits, self._cache, prompt, settings, 0, on_token, should_stop, generator,
+        spare = self._fork_cache() if settings.alternatives > 1 else None
+        first = replace(settings, temperature=0.0) if settings.greedy_first else settings
+        results = self._decode_loop(logits, self._cache, prompt, first, 0, on_token, should_stop, generator,
                                     started, ahead=ahead)
         # Forget generated tokens (the next context may not contain them), and the speculative
         # healed token, whose slot may now hold a different sampled token.
-        _crop(self._cache, prompt_length)
+        self._crop_cache(self._cache, prompt_length)
         self._cache_ids = self._cache_ids[:prompt_length]
         if spare is not None and results[0].finish_reason != "cancelled":
             extra = settings.alternatives - 1
-            _crop(spare, prompt_length)
-            spare.batch_repeat_interleave(extra)
+            spare = self._repeat_rows(spare, prompt_length, extra)
             results += self._decode_loop(logits.expand(extra, -1), spare, prompt, settings, 1, on_token,
                                          should_stop, generator, started)
+            # The final list replaces what streamed (the GUI's set_alternatives), so reordering is safe.
+            results = rank_alternatives(results)
         self.last_stats.total_s = time.perf_counter() - started
         return results
 
@@ -507,7 +518,8 @@ class Generator:
         Runs in windows: when prompt + text reach the model's limit, the oldest part is dropped
         at a boundary and generation goes on from the rest.
         """
-        settings = replace(settings.validated(), alternatives=1)
+        # Long-form output samples: greedy decoding of hundreds of tokens loops.
+        settings = replace(settings.validated(), alternatives=1, greedy_first=False)
         written = ""
         tokens = 0
         remaining = settings.max_new_tokens
@@ -649,6 +661,8 @@ def _remove_hooks(handles: list[Any]) -> None:
 
 def _decoder_layers(model: Any) -> list[Any]:
     """The transformer blocks (the longest ModuleList: Llama's model.layers, GPT-2's transformer.h)."""
+    if not isinstance(model, torch.nn.Module):  # another backend's model: no layers to hook
+        return []
     lists = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList)]
     return list(max(lists, key=len)) if lists else []
 

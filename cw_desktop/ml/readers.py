@@ -9,7 +9,6 @@ paragraphs separated by a blank line, line breaks inside a paragraph (poems) as 
 
 from __future__ import annotations
 
-import codecs
 import io
 import os
 import re
@@ -17,6 +16,10 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from cw_desktop.core.file_names import not_regular_reason
+from cw_desktop.core.text_encoding import NotText, decode
 
 # Suffix -> format name shown to the writer. Everything else is "unsupported".
 FORMATS: dict[str, str] = {
@@ -37,11 +40,6 @@ UNSUPPORTED_HINTS: dict[str, str] = {
 SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini", "icon\r", "__macosx", "$recycle.bin",
                 ".spotlight-v100", ".trashes", ".fseventsd", "ehthumbs.db"}
 
-# A file with more than this share of C0 control characters is not text in any legacy encoding.
-MAX_CONTROL_SHARE = 0.005
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f\v") + b"\x7f"
-
-
 class SkipFile(Exception):
     """This file cannot be used. `reason` is a stable keyword; `detail` is for the writer."""
 
@@ -58,19 +56,44 @@ def is_hidden_name(name: str) -> bool:
             or name.endswith("~") or lowered.endswith((".swp", ".tmp")))
 
 
+# Characters a copy, a shell or a Save dialog can leave after a name's real extension
+# ('notes.txt"', "Chapter 3.docx ", "draft.txt."). They are ignored when deciding the format: the
+# reader then checks the content anyway (text must decode as text, a .docx must be a Word zip), so a
+# file that only looks like a manuscript by name is still skipped, as "binary" or "corrupt".
+_TRAILING_JUNK = "\"'`\u00b4\u2019\u201d\u00bb. \t"
+
+
+def suffix_of(name: str) -> str:
+    """The extension that decides the format, lower case, trailing junk ignored ("" if none)."""
+    return Path(name.rstrip(_TRAILING_JUNK) or name).suffix.lower()
+
+
 def format_of(path: Path) -> str | None:
-    return FORMATS.get(path.suffix.lower())
+    return FORMATS.get(suffix_of(path.name))
 
 
 def read_bytes_readonly(path: Path, max_bytes: int) -> bytes:
-    """Read a whole file without ever opening it for writing (O_RDONLY, no locks)."""
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+    """Read a whole file without ever opening it for writing (O_RDONLY, no locks).
+
+    Only a regular file is read: O_NONBLOCK makes opening a named pipe return at once instead of
+    waiting for a writer forever, and fstat on the open handle (not on the name, which could have
+    been swapped since the folder was listed) refuses pipes, sockets and devices.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except PermissionError as exc:
         raise SkipFile("unreadable", f"permission denied ({exc.strerror or exc})") from exc
     except OSError as exc:
         raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
+    try:
+        special = not_regular_reason(os.fstat(fd).st_mode)
+    except OSError as exc:
+        os.close(fd)
+        raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
+    if special is not None:
+        os.close(fd)
+        raise SkipFile("not a regular file", special)
     try:
         with os.fdopen(fd, "rb", closefd=True) as handle:
             data = handle.read(max_bytes + 1)
@@ -83,84 +106,15 @@ def read_bytes_readonly(path: Path, max_bytes: int) -> bytes:
 
 # -- plain text ---------------------------------------------------------------------------------
 
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-
-
-def _utf16_without_bom(sample: bytes) -> str | None:
-    """Text saved as UTF-16 without a BOM has a zero byte in every other position."""
-    if len(sample) < 16:
-        return None
-    even_zero = sample[0::2].count(0) / len(sample[0::2])
-    odd_zero = sample[1::2].count(0) / len(sample[1::2])
-    if odd_zero > 0.6 and even_zero < 0.05:
-        return "utf-16-le"
-    if even_zero > 0.6 and odd_zero < 0.05:
-        return "utf-16-be"
-    return None
-
-
-def _looks_printable(text: str) -> bool:
-    sample = text[:100_000]
-    if not sample:
-        return True
-    bad = sum(1 for ch in sample if not (ch.isprintable() or ch in "\t\n\r\f\v"))
-    return bad / len(sample) < 0.01
-
-
 def decode_text(data: bytes) -> str:
-    """Decode a text file: BOM first, then strict UTF-8, then a legacy single-byte guess.
+    """Decode a text file exactly as the editor does (core.text_encoding.decode).
 
     Raises SkipFile("binary") for data that is not text in any plausible encoding.
     """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise SkipFile("binary", f"starts with a {encoding} byte-order mark but does not decode") from exc
-    sample = data[:65536]
-    if b"\x00" in sample:
-        encoding16 = _utf16_without_bom(sample)
-        if encoding16 is None:
-            raise SkipFile("binary", "contains NUL bytes: not a text file")
-        try:
-            return data.decode(encoding16)
-        except UnicodeDecodeError as exc:
-            raise SkipFile("binary", "looks like UTF-16 but does not decode") from exc
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    controls = sum(sample.count(bytes([b])) for b in _CONTROL_BYTES)
-    if controls / max(1, len(sample)) > MAX_CONTROL_SHARE:
-        raise SkipFile("binary", "contains control bytes: not a text file")
-    text = _decode_legacy(data)
-    if text is None or not _looks_printable(text):
-        raise SkipFile("binary", "not UTF-8 and no legacy text encoding fits")
-    return text
-
-
-# Encodings charset-normalizer may name for text that is not in a Latin script: trust those.
-# For any Latin single-byte guess (cp1250, cp850, mac_roman, ...) the bytes are far more likely
-# Windows-1252/Latin-1, the most common legacy encoding of Western manuscripts; the guesses are
-# often a sibling code page that decodes the same accents wrongly (na\xefve -> "naďve").
-_NON_LATIN_HINTS = ("1251", "1253", "1255", "1256", "koi8", "8859_5", "8859_6", "8859_7", "8859_8",
-                    "cyrillic", "greek", "hebrew", "arabic", "866", "855", "shift", "jis", "gb", "big5",
-                    "euc", "949", "932", "950", "johab", "874", "tis", "hz", "2022", "utf")
-
-
-def _decode_legacy(data: bytes) -> str | None:
-    import charset_normalizer
-
-    best = charset_normalizer.from_bytes(data).best()
-    if best is not None and any(hint in best.encoding.lower() for hint in _NON_LATIN_HINTS):
-        return str(best)
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        # cp1252 leaves five bytes undefined; Latin-1 maps every byte.
-        return data.decode("latin-1") if best is None or "125" in best.encoding else str(best)
+        return decode(data).text
+    except NotText as exc:
+        raise SkipFile("binary", str(exc)) from exc
 
 
 def read_txt(data: bytes) -> str:
@@ -183,19 +137,42 @@ def join_paragraphs(paragraphs: list[str]) -> str:
     return "\n\n".join(p for p in stripped if p.strip())
 
 
-def _check_zip(data: bytes, kind: str) -> zipfile.ZipFile:
+# Zip-based formats (.docx, .odt, .epub) are unpacked in memory, so their limit is on what they
+# hold, not on the file: a 0.8 MB .docx can hold 200 MB of XML (a "zip bomb") and took gigabytes
+# of RAM to parse. Real documents compress 2-12x; deflate can reach ~1000x on repeated bytes.
+DEFAULT_MAX_UNPACKED_BYTES = 50_000_000  # the scan's default file size limit
+MAX_COMPRESSION_RATIO = 100
+_RATIO_CHECKED_FROM = 1_000_000  # small members (styles, settings) may compress as they like
+ZIP_FORMATS = frozenset({"docx", "odt", "epub"})
+
+
+def _check_zip(data: bytes, kind: str, max_unpacked: int = DEFAULT_MAX_UNPACKED_BYTES) -> zipfile.ZipFile:
+    """Open a document's zip, refusing it before any member is unpacked if it holds more than
+    `max_unpacked` bytes or a member compressed like a bomb. zipfile never returns more bytes than
+    a member's declared size (a lying header fails its CRC check), so the sum is a true bound."""
     try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
         raise SkipFile("corrupt", f"not a valid {kind} file (it is not a zip archive)") from exc
+    members = archive.infolist()
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > max_unpacked:
+        raise SkipFile("too large", f"too large when unpacked ({unpacked / 1e6:.1f} MB, above the "
+                                    f"{max_unpacked / 1e6:g} MB limit)")
+    for member in members:
+        if (member.file_size >= _RATIO_CHECKED_FROM
+                and member.file_size > MAX_COMPRESSION_RATIO * max(1, member.compress_size)):
+            raise SkipFile("too large", f"{member.filename} is {member.file_size / 1e6:.1f} MB when unpacked, "
+                                        f"from {member.compress_size / 1e3:.0f} kB: a zip bomb, not a document")
+    return archive
 
 
-def read_docx(data: bytes) -> str:
+def read_docx(data: bytes, max_unpacked: int = DEFAULT_MAX_UNPACKED_BYTES) -> str:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    _check_zip(data, ".docx")
+    _check_zip(data, ".docx", max_unpacked)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises several unrelated types for broken packages
@@ -233,12 +210,12 @@ def _odf_inline_text(element) -> str:
     return "".join(parts)
 
 
-def read_odt(data: bytes) -> str:
+def read_odt(data: bytes, max_unpacked: int = DEFAULT_MAX_UNPACKED_BYTES) -> str:
     # odfpy's loader rejects the (valid) styles.xml that pandoc and some other tools write
     # ("SAX FAILED TO PARSE", no text at all), so content.xml is walked directly.
     import xml.etree.ElementTree as ET
 
-    archive = _check_zip(data, ".odt")
+    archive = _check_zip(data, ".odt", max_unpacked)
     try:
         root = ET.fromstring(archive.read("content.xml"))
     except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError) as exc:
@@ -277,9 +254,23 @@ _BR = "\ue000"  # stands for <br> while whitespace is collapsed (private-use, no
 _DROP_TAGS = ["script", "style", "noscript", "template", "head", "nav", "svg", "math", "iframe", "object"]
 
 
+def _innermost_blocks(root: Any) -> list[Any]:
+    """Block elements holding no other block (an outer <div> would repeat its <p>s' text), in
+    document order. Each block marks its ancestors once, so this is linear even for thousands of
+    nested <div>s (asking every block for its descendants took 12 s for 10,000 of them)."""
+    blocks = root.find_all(_BLOCK_TAGS)
+    has_block_inside: set[int] = set()
+    for tag in blocks:
+        parent = tag.parent
+        while parent is not None and id(parent) not in has_block_inside:
+            has_block_inside.add(id(parent))
+            parent = parent.parent
+    return [tag for tag in blocks if id(tag) not in has_block_inside]
+
+
 def html_to_text(markup: bytes | str) -> str:
     """Visible text of an HTML page: block elements become paragraphs, <br> a line break."""
-    from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
     with warnings.catch_warnings():
         # EPUB chapters are XHTML; the lenient HTML parser reads them fine.
@@ -290,12 +281,8 @@ def html_to_text(markup: bytes | str) -> str:
     for br in soup.find_all("br"):
         br.replace_with(_BR)
     paragraphs: list[str] = []
-    block_names = set(_BLOCK_TAGS)
     root = soup.body or soup
-    for tag in root.find_all(_BLOCK_TAGS):
-        # Only innermost blocks: an outer <div> would repeat the text of its <p> children.
-        if any(isinstance(d, Tag) and d.name in block_names for d in tag.descendants):
-            continue
+    for tag in _innermost_blocks(root):
         text = tag.get_text()
         if tag.name == "pre":
             text = text.replace(_BR, "\n")
@@ -315,11 +302,11 @@ def read_html(data: bytes) -> str:
     return html_to_text(data)
 
 
-def read_epub(data: bytes) -> str:
+def read_epub(data: bytes, max_unpacked: int = DEFAULT_MAX_UNPACKED_BYTES) -> str:
     import ebooklib
     from ebooklib import epub
 
-    _check_zip(data, ".epub")
+    _check_zip(data, ".epub", max_unpacked)
     try:
         book = epub.read_epub(io.BytesIO(data), {"ignore_ncx": True})
     except Exception as exc:  # EpubException, KeyError, XML errors
@@ -336,17 +323,21 @@ def read_epub(data: bytes) -> str:
     return "\n\n".join(parts)
 
 
-READERS: dict[str, Callable[[bytes], str]] = {
+READERS: dict[str, Callable[..., str]] = {
     "txt": read_txt, "md": read_txt, "docx": read_docx, "odt": read_odt, "rtf": read_rtf,
     "html": read_html, "epub": read_epub,
 }
 
 
-def extract_text(data: bytes, fmt: str) -> str:
-    """Raw text of a file's bytes in format `fmt` (a value of FORMATS). Raises SkipFile."""
+def extract_text(data: bytes, fmt: str, max_unpacked: int = DEFAULT_MAX_UNPACKED_BYTES) -> str:
+    """Raw text of a file's bytes in format `fmt` (a value of FORMATS). Raises SkipFile.
+
+    `max_unpacked` bounds what a zip-based document may hold once unpacked (the scan passes its
+    file size limit), which bounds the memory reading it takes."""
     if not data.strip():
         raise SkipFile("empty", "the file has no content")
-    text = READERS[fmt](data)
+    reader = READERS[fmt]
+    text = reader(data, max_unpacked) if fmt in ZIP_FORMATS else reader(data)
     if not text.strip():
         raise SkipFile("empty", "the document contains no text")
     return text

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from cw_desktop.core.atomic import atomic_write_text
+from cw_desktop.core.file_names import display_name
+from cw_desktop.core.model_registry import REPORT_FILE
 
-REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 
 
@@ -18,7 +19,7 @@ def build_report(*, name: str, base: str, base_display: str, folder: Path, corpu
                  before: Any, after: Any, loop: Any, duration_s: float, prompts: Sequence[tuple[str, str]],
                  samples_before: Sequence[str], samples_after: Sequence[str], context_length: int,
                  eval_share: float) -> dict[str, Any]:
-    """The keys of interfaces.md section B, plus what a reader needs to trust the numbers."""
+    """The keys of report.json (docs/architecture.md), plus what a reader needs to trust the numbers."""
     samples = [{"form": form, "prompt": prompt,
                 "before": samples_before[i] if i < len(samples_before) else "",
                 "after": samples_after[i] if i < len(samples_after) else ""}
@@ -28,7 +29,7 @@ def build_report(*, name: str, base: str, base_display: str, folder: Path, corpu
         "base_model": base,
         "base_model_name": base_display,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "folder": str(folder),
+        "folder": display_name(folder),  # valid Unicode even when the folder's name is not UTF-8
         "mode": hp.mode,
         "perplexity_before": round(before.perplexity, 4),
         "perplexity_after": round(after.perplexity, 4),
@@ -56,7 +57,7 @@ def build_report(*, name: str, base: str, base_display: str, folder: Path, corpu
 
 
 def write_report(folder: Path, report: dict[str, Any]) -> None:
-    atomic_write_text(folder / REPORT_JSON, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(folder / REPORT_FILE, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write_text(folder / REPORT_MD, report_markdown(report))
 
 

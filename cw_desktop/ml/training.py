@@ -7,12 +7,13 @@ continue after a crash (trainable weights, optimizer, RNG, step) goes into one c
 and the data order is a pure function of (seed, position), so a resumed run repeats exactly what
 an uninterrupted run would have done.
 
-Events are the JSON progress protocol dicts of docs (interfaces.md, section B): the CLI prints
-them, the GUI dialog parses them.
+Events are the JSON progress lines of `cw-desktop train --json-progress` (docs/architecture.md):
+the CLI prints them, the fine-tune dialog parses them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -22,7 +23,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,165 +31,24 @@ from typing import Any
 import torch
 
 from cw_desktop.core.atomic import atomic_write_text
-from cw_desktop.core.model_registry import slug
+from cw_desktop.core.disk_space import reporting_disk_full
+from cw_desktop.core.model_registry import slug, unique_model_folder
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.core.run_lock import RUN_LOCK_FILE, FolderLock, output_lock_file
 from cw_desktop.ml import dataset as ds
+from cw_desktop.ml.checkpoint import read_checkpoint, rng_state, set_rng_state, write_checkpoint
 from cw_desktop.ml.evaluation import EvalResult, evaluate, generate_samples, sample_prompts
+from cw_desktop.ml.plan import Hyperparameters, ModelInfo, cpu_threads, decoder_blocks, estimate_seconds, plan_training
 
 EventCallback = Callable[[dict[str, Any]], None]
 StopCallback = Callable[[], bool]
 
-MODES = ("full", "lora", "top")
-# Chosen from docs/training-modes.md: on a 2-core CPU, see the measurements there.
-DEFAULT_CPU_MODE = "top"
 CHECKPOINT_FILE = "checkpoint.pt"
+# Wall-clock checkpoint period on top of the step-based one (a CPU run's first step-based
+# checkpoint comes only after a quarter of the run, ~5 minutes).
+DEFAULT_CHECKPOINT_SECONDS = 180.0
 RUN_FILE = "run.json"
 
-# Training throughput on the reference machine (2 CPU cores) for a 135M-parameter model, in
-# tokens/s, measured in docs/training-modes.md. Scaled by parameter count for other models; only
-# used for time estimates and for capping the default number of steps.
-CPU_TOKENS_PER_S_135M = {"full": 60.0, "lora": 200.0, "top": 320.0}
-CPU_EVAL_TOKENS_PER_S_135M = 600.0
-# A default CPU run should end within this (the writer can ask for more with --max-steps/--epochs).
-CPU_DEFAULT_BUDGET_S = 20 * 60
-
-
-# -- hyperparameters and the automatic plan ---------------------------------------------------
-
-@dataclass
-class Hyperparameters:
-    mode: str = DEFAULT_CPU_MODE
-    block_size: int = 256
-    batch_size: int = 4  # sequences per micro-batch
-    grad_accum: int = 2  # micro-batches per optimizer step
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_steps: int = 10
-    max_steps: int = 200
-    epochs: float = 0.0  # informational: passes over the training tokens max_steps amounts to
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    eval_interval: int = 50
-    checkpoint_interval: int = 50
-    patience: int = 3  # evaluations without improvement before stopping early
-    lora_r: int = 16
-    lora_alpha: int = 32
-    top_layers: int = 4
-    seed: int = ds.DEFAULT_SEED
-    device: str = "cpu"
-    precision: str = "no"  # accelerate mixed_precision: "no" | "bf16" | "fp16"
-
-    @property
-    def tokens_per_step(self) -> int:
-        return self.block_size * self.batch_size * self.grad_accum
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Hyperparameters":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    parameters: int
-    layers: int
-    context_length: int
-
-    @classmethod
-    def of(cls, loaded: Any) -> "ModelInfo":
-        model = loaded.model
-        return cls(parameters=sum(p.numel() for p in model.parameters()),
-                   layers=len(decoder_blocks(model)), context_length=int(loaded.context_length))
-
-
-def resolve_device(device: str = "auto") -> str:
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def mixed_precision_for(device: str) -> str:
-    """bf16 where the GPU does it natively, fp16 on older CUDA GPUs, full precision elsewhere
-    (CPU autocast is slower than fp32 on most CPUs; MPS autocast is still patchy)."""
-    if device == "cuda" and torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "no"
-
-
-def estimate_tokens_per_second(info: ModelInfo, mode: str, device: str) -> float:
-    if device != "cpu":
-        return 20_000.0  # rough: any GPU is two orders of magnitude faster; only used for ETAs
-    scale = 135e6 / max(1.0, float(info.parameters))
-    return CPU_TOKENS_PER_S_135M.get(mode, CPU_TOKENS_PER_S_135M["full"]) * scale * cpu_threads() / 2
-
-
-def plan_training(train_tokens: int, info: ModelInfo, device: str = "cpu",
-                  overrides: dict[str, Any] | None = None) -> Hyperparameters:
-    """Defaults a writer never has to know, from corpus size and device; any field overridable.
-
-    `overrides` may also hold "epochs" (converted to steps here). None values are ignored.
-    """
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    device = resolve_device(overrides.pop("device", device))
-    on_cpu = device == "cpu"
-    mode = overrides.pop("mode", None) or (DEFAULT_CPU_MODE if on_cpu else "full")
-    if mode not in MODES:
-        raise ValueError(f"Unknown training mode '{mode}' (choose one of {', '.join(MODES)})")
-
-    # Block: long enough to learn paragraph-scale style; on CPU attention cost and activation
-    # memory grow with it, so 256. Never more than the model's window, nor so long that a small
-    # folder yields only a handful of blocks.
-    block = int(overrides.pop("block_size", 0)) or (256 if on_cpu else 512)
-    while block > 32 and train_tokens // block < 16:
-        block //= 2
-    block = max(8, min(block, info.context_length))
-
-    # 512 tokens per micro-batch and per optimizer step on CPU: at a few hundred tokens/s a CPU
-    # step must stay short so that a couple of hundred steps (--max-steps 200) fit in minutes;
-    # the total amount of text seen, not the step size, is what the time budget fixes. GPUs take
-    # 8k-token micro-batches and 32k per step. Small folders get smaller steps so an epoch still
-    # has enough of them.
-    batch = int(overrides.pop("batch_size", 0)) or max(1, (512 if on_cpu else 8192) // block)
-    batch = max(1, min(batch, train_tokens // (block * 16)))  # >= ~16 steps per epoch
-    step_tokens = 512 if on_cpu else 32768
-    step_tokens = max(block * batch, min(step_tokens, train_tokens // 20))
-    accum = int(overrides.pop("grad_accum", 0)) or max(1, round(step_tokens / (block * batch)))
-    tokens_per_step = block * batch * accum
-
-    epochs = overrides.pop("epochs", None)
-    max_steps = overrides.pop("max_steps", None)
-    if max_steps is None:
-        wanted_epochs = float(epochs) if epochs is not None else 3.0
-        max_steps = max(1, math.ceil(wanted_epochs * train_tokens / tokens_per_step))
-        if epochs is None and on_cpu:
-            speed = estimate_tokens_per_second(info, mode, device)
-            max_steps = max(1, min(max_steps, int(CPU_DEFAULT_BUDGET_S * speed / tokens_per_step)))
-    max_steps = int(max_steps)
-
-    # LoRA tolerates (and short runs need) a much larger learning rate than full fine-tuning.
-    lr = float(overrides.pop("lr", 0) or {"full": 5e-5, "lora": 5e-4, "top": 2e-4}[mode])
-    interval = max(1, max_steps // 4)  # 4 evaluations: each costs a pass over the held-out split
-    hp = Hyperparameters(
-        mode=mode, block_size=block, batch_size=batch, grad_accum=accum, lr=lr, min_lr=lr / 10,
-        warmup_steps=max(1, min(100, max_steps // 10)), max_steps=max_steps,
-        epochs=round(max_steps * tokens_per_step / max(1, train_tokens), 3),
-        eval_interval=interval, checkpoint_interval=interval,
-        top_layers=max(1, min(4, info.layers // 4)) if info.layers else 1,
-        device=device, precision=mixed_precision_for(device))
-    for key, value in overrides.items():
-        if not hasattr(hp, key):
-            raise ValueError(f"Unknown training setting '{key}'")
-        setattr(hp, key, type(getattr(hp, key))(value))
-    if "min_lr" not in overrides:
-        hp.min_lr = hp.lr / 10
-    return hp
 
 
 def get_lr(step: int, *, max_lr: float, min_lr: float, warmup_steps: int, total_steps: int) -> float:
@@ -201,13 +61,6 @@ def get_lr(step: int, *, max_lr: float, min_lr: float, warmup_steps: int, total_
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (max_lr - min_lr)
 
 
-def cpu_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def configure_threads() -> None:
     """All cores we may use for the matmuls, one inter-op thread (the graph is sequential)."""
     torch.set_num_threads(cpu_threads())
@@ -218,17 +71,6 @@ def configure_threads() -> None:
 
 
 # -- modes: which parameters train ------------------------------------------------------------
-
-def decoder_blocks(model: Any) -> torch.nn.ModuleList:
-    """The stack of transformer blocks (GPT-2 `transformer.h`, Llama `model.layers`, ...)."""
-    best: torch.nn.ModuleList | None = None
-    for module in model.modules():
-        if isinstance(module, torch.nn.ModuleList) and (best is None or len(module) > len(best)):
-            best = module
-    if best is None:
-        raise ValueError("Cannot find the transformer blocks of this model")
-    return best
-
 
 def final_norm(model: Any) -> torch.nn.Module | None:
     base = getattr(model, "base_model", model)
@@ -342,40 +184,21 @@ def sample_indices(position: int, count: int, n_blocks: int, seed: int) -> list[
     return out
 
 
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def save_checkpoint(path: Path, model: Any, optimizer: Any, state: LoopState,
                     best: dict[str, torch.Tensor] | None) -> None:
-    """One file, written to a temp name and renamed: a kill mid-write keeps the previous one."""
-    payload = {"trainable": trainable_state(model), "optimizer": optimizer.state_dict(),
-               "state": asdict(state), "rng": _rng_state(), "best": best}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """One file of plain data (cw_desktop/ml/checkpoint.py), replaced atomically."""
+    write_checkpoint(path, {"trainable": trainable_state(model), "optimizer": optimizer.state_dict(),
+                            "state": asdict(state), "rng": rng_state(), "best": best})
 
 
 def run_training(model: Any, data: ds.PackedData, hp: Hyperparameters, run_dir: Path, *,
                  on_event: EventCallback | None = None, should_stop: StopCallback | None = None,
-                 resume: bool = False) -> LoopResult:
-    """The optimisation loop. `model` is already in its mode (apply_mode); it trains in place."""
+                 resume: bool = False, checkpoint_every_s: float = DEFAULT_CHECKPOINT_SECONDS) -> LoopResult:
+    """The optimisation loop. `model` is already in its mode (apply_mode); it trains in place.
+
+    Checkpoints every hp.checkpoint_interval steps and at least every `checkpoint_every_s` seconds
+    of wall-clock time, so a kill loses minutes, not a quarter of the run.
+    """
     from accelerate import Accelerator
 
     emit = on_event or (lambda event: None)
@@ -397,12 +220,12 @@ def run_training(model: Any, data: ds.PackedData, hp: Hyperparameters, run_dir: 
     state = LoopState()
     best: dict[str, torch.Tensor] | None = None
     if resume and checkpoint_path.is_file():
-        payload = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        payload = read_checkpoint(checkpoint_path)
         load_trainable_state(accelerator.unwrap_model(model), payload["trainable"])
         optimizer.load_state_dict(payload["optimizer"])
         state = LoopState(**payload["state"])
         best = payload.get("best")
-        _set_rng_state(payload["rng"])
+        set_rng_state(payload["rng"])
 
     model.train()
 
@@ -426,7 +249,11 @@ def run_training(model: Any, data: ds.PackedData, hp: Hyperparameters, run_dir: 
             state.evals_without_improvement += 1
         return result
 
+    last_saved = time.monotonic()
+
     def checkpoint() -> Path:
+        nonlocal last_saved
+        last_saved = time.monotonic()
         save_checkpoint(checkpoint_path, accelerator.unwrap_model(model), optimizer, state, best)
         emit({"event": "checkpoint", "step": state.step, "path": str(checkpoint_path)})
         return checkpoint_path
@@ -489,7 +316,8 @@ def run_training(model: Any, data: ds.PackedData, hp: Hyperparameters, run_dir: 
             if state.evals_without_improvement >= hp.patience:
                 status = "early_stopped"
                 break
-        if not last_step and state.step % hp.checkpoint_interval == 0:
+        if not last_step and (state.step % hp.checkpoint_interval == 0
+                              or time.monotonic() - last_saved >= checkpoint_every_s):
             checkpoint()
 
     if best is not None and state.best_step != state.step:
@@ -517,6 +345,7 @@ class TrainConfig:
     include_accepted: bool = False
     device: str = "auto"
     samples: bool = True
+    checkpoint_every_s: float = DEFAULT_CHECKPOINT_SECONDS  # wall-clock checkpoints, besides step-based ones
     # Minimum-size rules of the split (tests lower them to train on a few paragraphs).
     split_options: dict[str, int] = field(default_factory=dict)
 
@@ -531,17 +360,10 @@ class TrainResult:
     step: int = 0
 
 
-class TrainingCancelled(Exception):
-    pass
-
-
 def default_name(folder: Path, base: str, paths: AppPaths, now: datetime | None = None) -> str:
     """<folder>-<base>-<date>, made unique against finished models and runs in progress."""
     stem = f"{slug(folder.name)}-{slug(Path(base).name if os.sep in base else base)}-{(now or datetime.now()):%Y%m%d}"
-    name, n = stem, 2
-    while (paths.models_dir / name).exists() or (paths.runs_dir / name).exists():
-        name, n = f"{stem}-{n}", n + 1
-    return name
+    return unique_model_folder(paths, stem).name
 
 
 def find_resumable_run(paths: AppPaths, folder: Path, base: str, output: Path | None) -> Path | None:
@@ -572,9 +394,20 @@ def train(config: TrainConfig, on_event: EventCallback | None = None,
     """Scan -> clean -> split -> tokenise -> baseline -> train -> evaluate -> samples -> save.
 
     Raises CorpusError, InsufficientDataError, ModelLoadError or ValueError with user-facing
-    messages; returns status "cancelled" (after emitting a `cancelled` event) when should_stop
-    became true. The writer's folder is only read.
+    messages, FolderInUseError when another training holds the run or output folder, and
+    DiskFullError (an OSError) when a save runs out of space; returns status "cancelled" (after
+    emitting a `cancelled` event) when should_stop became true. The writer's folder is only read.
     """
+    with contextlib.ExitStack() as locks:  # released however the run ends
+        return _train_pipeline(config, on_event, should_stop, locks)
+
+
+def _lock_folder(locks: contextlib.ExitStack, lock_file: Path, what: str) -> None:
+    locks.enter_context(FolderLock(lock_file, what))
+
+
+def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_stop: StopCallback | None,
+                    locks: contextlib.ExitStack) -> TrainResult:
     from cw_desktop.ml.corpus import ScanCancelled, load_corpus
     from cw_desktop.ml.loading import load_model
     from cw_desktop.ml.report import build_report, write_report
@@ -594,8 +427,11 @@ def train(config: TrainConfig, on_event: EventCallback | None = None,
         if run_dir is None or not (run_dir / RUN_FILE).is_file():
             raise ValueError(f"No interrupted training run of {folder} on '{config.base}' to resume in "
                              f"{paths.runs_dir}; start a new run without --resume.")
+        _lock_folder(locks, run_dir / RUN_LOCK_FILE, f"The training run folder {run_dir}")
         run_info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
         output = Path(run_info["output"]) if run_info.get("output") else output
+    if output is not None:  # known now: refuse a second training into it before any work
+        _lock_folder(locks, output_lock_file(output), f"The output folder {output}")
 
     def cancelled(step: int = 0, checkpoint: Path | None = None) -> TrainResult:
         if run_dir is not None and run_dir.is_dir():
@@ -637,13 +473,14 @@ def train(config: TrainConfig, on_event: EventCallback | None = None,
                          "resumed with the same result; start a new run without --resume.")
     emit({"event": "scan", "files_used": len(used), "files_skipped": len(skipped), "words": corpus.words,
           "train_tokens": data.train_tokens, "eval_tokens": data.eval_tokens,
-          "estimated_seconds": estimate_seconds(hp, info, data)})
+          "estimated_seconds": estimate_seconds(hp, info, data.eval_tokens)})
 
     if run_dir is None:
         name = output.name if output else default_name(folder, loaded.display_name if config.base == "bundled"
                                                         else config.base, paths)
         if output is None:
             output = paths.models_dir / name
+            _lock_folder(locks, output_lock_file(output), f"The output folder {output}")
         if output.exists() and any(output.iterdir()):
             raise ValueError(f"The output folder {output} already exists and is not empty; choose another "
                              "with --output, or delete it.")
@@ -651,6 +488,7 @@ def train(config: TrainConfig, on_event: EventCallback | None = None,
         if run_dir.exists():
             run_dir = paths.runs_dir / default_name(folder, name, paths)
         run_dir.mkdir(parents=True)
+        _lock_folder(locks, run_dir / RUN_LOCK_FILE, f"The training run folder {run_dir}")
         run_info = {"name": output.name, "folder": str(folder), "base": config.base, "output": str(output),
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "hyperparameters": hp.to_dict(), "data_fingerprint": fingerprint}
@@ -678,7 +516,7 @@ def train(config: TrainConfig, on_event: EventCallback | None = None,
     torch.manual_seed(hp.seed)
     model = apply_mode(loaded.model, hp)
     result = run_training(model, data, hp, run_dir, on_event=emit, should_stop=stop,
-                          resume=bool(config.resume))
+                          resume=bool(config.resume), checkpoint_every_s=config.checkpoint_every_s)
     if result.status == "cancelled":
         return cancelled(result.state.step, result.checkpoint)
 
@@ -708,7 +546,9 @@ def train(config: TrainConfig, on_event: EventCallback | None = None,
 
 
 def save_run_info(run_dir: Path, info: dict[str, Any]) -> None:
-    atomic_write_text(run_dir / RUN_FILE, json.dumps(info, indent=2))
+    text = json.dumps(info, indent=2)
+    with reporting_disk_full(run_dir, len(text.encode()), "the training run's record"):
+        atomic_write_text(run_dir / RUN_FILE, text)
 
 
 def accepted_texts(paths: AppPaths) -> list[str]:
@@ -719,23 +559,21 @@ def accepted_texts(paths: AppPaths) -> list[str]:
     return SuggestionLog(paths.suggestion_log).training_texts()
 
 
-def estimate_seconds(hp: Hyperparameters, info: ModelInfo, data: ds.PackedData) -> float:
-    """Whole-run estimate: baseline + training + evaluations + final samples."""
-    speed = estimate_tokens_per_second(info, hp.mode, hp.device)
-    eval_speed = CPU_EVAL_TOKENS_PER_S_135M * 135e6 / max(1.0, info.parameters) if hp.device == "cpu" else 50_000.0
-    evals = hp.max_steps // max(1, hp.eval_interval) + 2
-    return hp.max_steps * hp.tokens_per_step / speed + evals * data.eval_tokens / eval_speed + 30.0
-
-
 def save_model_folder(model: Any, tokenizer: Any, output: Path, report: dict[str, Any],
                       write_report: Callable[[Path, dict[str, Any]], None]) -> None:
-    """save_pretrained into a staging sibling, then rename: no half-written model folder."""
+    """save_pretrained into a staging sibling, then rename: no half-written model folder.
+
+    A full disk is reported as DiskFullError; the run folder (and its last checkpoint) is kept.
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    needed = sum(t.numel() * t.element_size() for t in model.state_dict().values()) + 5 * 1024 * 1024
+    hint = "The training run is kept: free some space, then resume it to save the model."
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        write_report(staging, report)
+        with reporting_disk_full(output.parent, needed, f"the tuned model {output.name}", hint):
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+            write_report(staging, report)
         if output.exists():  # an empty folder given with --output
             output.rmdir()
         os.replace(staging, output)

@@ -2,33 +2,29 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 
 from cw_desktop.core.model_registry import RegistryError, export_model
+from cw_desktop.workers.threads import Worker
 
 
-class ExportWorker(QObject):
-    """Lives in a QThread; export() queues one copy. Signals carry the source folder as the key."""
+class ExportWorker(Worker):
+    """Lives in a QThread; export() queues one copy. Signals carry the source folder as the key
+    (failed(source folder, message) comes from Worker); cancel() removes the partial copy."""
 
     progress = Signal(str, int, int)  # source folder, bytes copied, bytes total
     finished = Signal(str, str)  # source folder, new folder
-    failed = Signal(str, str)  # source folder, message for the writer
     _requested = Signal(str, str)
 
     def __init__(self) -> None:
         super().__init__()
-        self._stop = threading.Event()
         self._requested.connect(self._export)
 
     def export(self, folder: str, target_parent: str) -> None:
-        self._stop.clear()
+        self.begin()
         self._requested.emit(folder, target_parent)
-
-    def cancel(self) -> None:
-        self._stop.set()
 
     @Slot(str, str)
     def _export(self, folder: str, target_parent: str) -> None:
@@ -43,8 +39,8 @@ class ExportWorker(QObject):
 
         try:
             destination = export_model(Path(folder), Path(target_parent), on_progress=on_progress,
-                                       should_stop=self._stop.is_set)
-        except (RegistryError, OSError) as exc:
-            self.failed.emit(folder, str(exc))
+                                       should_stop=self.cancel_requested)
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the writer
+            self.report_failure(folder, exc, expected=(RegistryError, OSError))
             return
         self.finished.emit(folder, str(destination))

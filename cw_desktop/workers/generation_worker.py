@@ -15,12 +15,16 @@ import dataclasses
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal, Slot
+
+from cw_desktop.core.generation_settings import GenerationSettings
+from cw_desktop.workers.threads import Worker
 
 if TYPE_CHECKING:  # the engine imports torch: only the worker thread loads it, lazily
-    from cw_desktop.ml.generation import GenerationSettings, Generator
+    from cw_desktop.ml.generation import Generator
     from cw_desktop.ml.loading import LoadedModel
 
 
@@ -28,20 +32,13 @@ def model_info(loaded: "LoadedModel") -> dict[str, Any]:
     """What the GUI shows about a model (plain data: the model object stays in the worker)."""
     return {"spec": loaded.spec, "name": loaded.display_name, "folder": str(loaded.folder),
             "context_length": loaded.context_length, "load_seconds": loaded.load_seconds,
-            "provenance": dict(loaded.provenance)}
+            "provenance": dict(loaded.provenance), "backend": loaded.backend, "backend_note": loaded.backend_note}
 
 
-def build_settings(options: dict[str, Any]) -> "GenerationSettings":
-    """{"preset": "prose", "max_new_tokens": 24, ...} -> GenerationSettings (unknown keys dropped)."""
-    from cw_desktop.ml.generation import GenerationSettings, preset
+class GenerationWorker(Worker):
+    """failed(request id, message) comes from Worker; cancel(request) stops one request, cancel() all."""
 
-    fields = {f.name for f in dataclasses.fields(GenerationSettings)}
-    overrides = {k: v for k, v in options.items() if k in fields}
-    return preset(str(options.get("preset", "prose")), **overrides)
-
-
-class GenerationWorker(QObject):
-    model_installed = Signal(dict)  # model_info() of the model now answering requests, plus "presets"
+    model_installed = Signal(dict)  # model_info() of the model now answering requests
     install_failed = Signal(str)  # message: the previous model (if any) stays in use
     token = Signal(int, int, str)  # request id, alternative index, text of that alternative so far
     suggestions_ready = Signal(int, list, float)  # request id, [Suggestion], seconds taken
@@ -49,13 +46,12 @@ class GenerationWorker(QObject):
     write_token = Signal(int, str)  # request id, the whole text so far (starting with the prompt)
     write_finished = Signal(int, object)  # request id, Suggestion
     cancelled = Signal(int, int)  # request id, tokens streamed after the cancel was requested
-    failed = Signal(int, str)  # request id, message for the writer
 
     # Internal: carry a request into the worker's thread (queued connections).
     _install_requested = Signal(object)
-    _suggest_requested = Signal(int, str, dict, str)
-    _write_requested = Signal(int, str, str, dict, str)
-    _budget_requested = Signal(int, str, dict, str)
+    _suggest_requested = Signal(int, str, object, str)  # request id, draft, GenerationSettings, memory
+    _write_requested = Signal(int, str, str, object, str)  # request id, form, title, max_new_tokens | None, memory
+    _budget_requested = Signal(int, str, object, str)
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,31 +78,35 @@ class GenerationWorker(QObject):
         """Serve requests with `loaded` from now on (the previous model is released)."""
         self._install_requested.emit(loaded)
 
-    def submit_suggest(self, context: str, options: dict[str, Any], memory: str = "") -> int:
+    def submit_suggest(self, context: str, settings: GenerationSettings, memory: str = "") -> int:
         """Ask for a continuation of `context`; supersedes (cancels) any earlier suggestion request."""
         request = self._new_id()
         with self._lock:
             self._latest_suggest = request
-        self._suggest_requested.emit(request, context, dict(options), memory)
+        self._suggest_requested.emit(request, context, settings.validated(), memory)
         return request
 
-    def submit_write(self, form: str, title: str, options: dict[str, Any], memory: str = "") -> int:
-        """Write a new piece (poem / dialogue / story) from a title or first line."""
+    def submit_write(self, form: str, title: str, max_new_tokens: int | None = None, memory: str = "") -> int:
+        """Write a new piece (poem / dialogue / story) from a title or first line, with the form's own
+        settings (ml.generation.form_prompt) and at most `max_new_tokens` when given."""
         request = self._new_id()
-        self._write_requested.emit(request, form, title, dict(options), memory)
+        self._write_requested.emit(request, form, title, max_new_tokens, memory)
         return request
 
-    def submit_budget(self, context: str, options: dict[str, Any], memory: str = "") -> int:
+    def submit_budget(self, context: str, settings: GenerationSettings, memory: str = "") -> int:
         request = self._new_id()
         with self._lock:
             self._latest_budget = request
-        self._budget_requested.emit(request, context, dict(options), memory)
+        self._budget_requested.emit(request, context, settings.validated(), memory)
         return request
 
-    def cancel(self, request: int) -> None:
-        """Stop `request` as soon as possible (within one decoding step if it is running)."""
+    def cancel(self, request: int | None = None) -> None:
+        """Stop `request` (every unfinished request when None) as soon as possible: within one
+        decoding step if it is running."""
         with self._lock:
-            if request in self._active:
+            if request is None:
+                self._cancelled.update(self._active)
+            elif request in self._active:
                 self._cancelled.add(request)
 
     def is_stopped(self, request: int, *, superseded_by_newer: bool = True) -> bool:
@@ -121,31 +121,33 @@ class GenerationWorker(QObject):
     @Slot(object)
     def _install(self, loaded: "LoadedModel") -> None:
         try:
-            from cw_desktop.ml.generation import PRESETS, Generator
+            from cw_desktop.ml.backends import make_generator
 
-            generator = Generator(loaded)
+            generator = make_generator(loaded)
         except Exception as exc:  # noqa: BLE001 - any failure must reach the writer, not kill the thread
             traceback.print_exc()
             self.install_failed.emit(f"The model {loaded.display_name} could not be used: {exc}")
             return
         self._generator = generator
-        info = model_info(loaded)
-        info["presets"] = {name: dataclasses.asdict(settings) for name, settings in PRESETS.items()}
-        self.model_installed.emit(info)
+        self.model_installed.emit(model_info(loaded))
+
+    def _serve(self, request: int, job: Callable[..., None], *args: Any) -> None:
+        """Run one request's job; afterwards the request is over (a cancel can no longer affect it)."""
+        try:
+            job(request, *args)
+        finally:
+            self._done(request)
 
     def _done(self, request: int) -> None:
         with self._lock:
             self._active.discard(request)
             self._cancelled.discard(request)
 
-    @Slot(int, str, dict, str)
-    def _suggest(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
-        try:
-            self._run_suggest(request, context, options, memory)
-        finally:
-            self._done(request)
+    @Slot(int, str, object, str)
+    def _suggest(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
+        self._serve(request, self._run_suggest, context, settings, memory)
 
-    def _run_suggest(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
+    def _run_suggest(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
         if self.is_stopped(request):
             self._finish_cancelled(request, 0)
             return
@@ -163,7 +165,6 @@ class GenerationWorker(QObject):
 
         started = time.perf_counter()
         try:
-            settings = build_settings(options)
             self.budget_ready.emit(request, self._generator.budget(context, settings, memory))
             suggestions = self._generator.suggest(context, settings, memory=memory, on_token=on_token,
                                                   should_stop=lambda: self.is_stopped(request))
@@ -175,14 +176,11 @@ class GenerationWorker(QObject):
         else:
             self.suggestions_ready.emit(request, suggestions, time.perf_counter() - started)
 
-    @Slot(int, str, str, dict, str)
-    def _write(self, request: int, form: str, title: str, options: dict[str, Any], memory: str) -> None:
-        try:
-            self._run_write(request, form, title, options, memory)
-        finally:
-            self._done(request)
+    @Slot(int, str, str, object, str)
+    def _write(self, request: int, form: str, title: str, max_new_tokens: int | None, memory: str) -> None:
+        self._serve(request, self._run_write, form, title, max_new_tokens, memory)
 
-    def _run_write(self, request: int, form: str, title: str, options: dict[str, Any], memory: str) -> None:
+    def _run_write(self, request: int, form: str, title: str, max_new_tokens: int | None, memory: str) -> None:
         if self.is_stopped(request, superseded_by_newer=False):
             self._finish_cancelled(request, 0)
             return
@@ -198,9 +196,8 @@ class GenerationWorker(QObject):
             def on_token(_index: int, text: str) -> None:
                 self.write_token.emit(request, prompt + text)
 
-            for key in ("temperature", "top_p", "max_new_tokens"):
-                if key in options:
-                    setattr(settings, key, options[key])
+            if max_new_tokens is not None:
+                settings = dataclasses.replace(settings, max_new_tokens=max_new_tokens).validated()
             result = self._generator.write(prompt, settings, memory=memory, on_token=on_token,
                                            should_stop=lambda: self.is_stopped(request, superseded_by_newer=False))
             # The new document starts with the title / first line the writer gave.
@@ -210,21 +207,18 @@ class GenerationWorker(QObject):
             return
         self.write_finished.emit(request, result)
 
-    @Slot(int, str, dict, str)
-    def _budget(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
-        try:
-            self._run_budget(request, context, options, memory)
-        finally:
-            self._done(request)
+    @Slot(int, str, object, str)
+    def _budget(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
+        self._serve(request, self._run_budget, context, settings, memory)
 
-    def _run_budget(self, request: int, context: str, options: dict[str, Any], memory: str) -> None:
+    def _run_budget(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
         with self._lock:
             if request != self._latest_budget:
                 return  # a newer question is already queued behind this one
         if self._generator is None:
             return
         try:
-            self.budget_ready.emit(request, self._generator.budget(context, build_settings(options), memory))
+            self.budget_ready.emit(request, self._generator.budget(context, settings, memory))
         except Exception as exc:  # noqa: BLE001
             self._report_failure(request, exc)
 
@@ -232,5 +226,4 @@ class GenerationWorker(QObject):
         self.cancelled.emit(request, tokens_after_stop)
 
     def _report_failure(self, request: int, exc: Exception) -> None:
-        traceback.print_exc()
-        self.failed.emit(request, f"Generation failed: {type(exc).__name__}: {exc}")
+        self.report_failure(request, exc, prefix="Generation failed: ")

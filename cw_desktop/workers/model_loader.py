@@ -7,20 +7,20 @@ This is also where torch and transformers get imported, so the window never wait
 
 from __future__ import annotations
 
-import threading
-import traceback
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.workers.threads import Worker
 
 
-class ModelLoaderWorker(QObject):
+class ModelLoaderWorker(Worker):
+    """failed(spec, message) comes from Worker; cancel() stops a download (a load is seconds long)."""
+
     progress = Signal(str, float, str)  # spec, fraction 0..1, stage
     loaded = Signal(str, object)  # spec, LoadedModel
     downloaded = Signal(str, str)  # spec, folder
-    failed = Signal(str, str)  # spec, message for the writer
 
     _load_requested = Signal(str)
     _download_requested = Signal(str)
@@ -28,7 +28,8 @@ class ModelLoaderWorker(QObject):
     def __init__(self, paths: AppPaths) -> None:
         super().__init__()
         self.paths = paths
-        self._stop_download = threading.Event()
+        # ModelSettings.inference_backend: "auto" | "torch" | "llamacpp" (read at each load).
+        self.backend = "auto"
         self._load_requested.connect(self._load)
         self._download_requested.connect(self._download)
 
@@ -37,11 +38,11 @@ class ModelLoaderWorker(QObject):
         self._load_requested.emit(spec)
 
     def request_download(self, spec: str) -> None:
-        self._stop_download.clear()
+        self.begin()
         self._download_requested.emit(spec)
 
-    def cancel_download(self) -> None:
-        self._stop_download.set()
+    def cancel_download(self) -> None:  # the window's name for it until the controller split renames the call
+        self.cancel()
 
     # -- worker thread -----------------------------------------------------------------------------
     @Slot(str)
@@ -49,9 +50,10 @@ class ModelLoaderWorker(QObject):
         try:
             from cw_desktop.ml.loading import load_model
 
-            loaded = load_model(spec, self.paths, on_progress=lambda f, stage: self.progress.emit(spec, f, stage))
+            loaded = load_model(spec, self.paths, on_progress=lambda f, stage: self.progress.emit(spec, f, stage),
+                                backend=self.backend)
         except Exception as exc:  # noqa: BLE001 - every failure must reach the status bar
-            self.failed.emit(spec, _message(exc))
+            self._report(spec, exc)
             return
         self.loaded.emit(spec, loaded)
 
@@ -62,26 +64,26 @@ class ModelLoaderWorker(QObject):
 
             folder = download_hub_model(self.paths, spec,
                                         on_progress=lambda f, stage: self.progress.emit(spec, f, stage),
-                                        should_stop=self._stop_download.is_set)
+                                        should_stop=self.cancel_requested)
         except Exception as exc:  # noqa: BLE001
-            self.failed.emit(spec, _message(exc))
+            self._report(spec, exc)
             return
         self.downloaded.emit(spec, str(folder))
 
+    def _report(self, spec: str, exc: BaseException) -> None:
+        from cw_desktop.ml.loading import ModelLoadError  # written for the writer: shown as it is
 
-def _message(exc: BaseException) -> str:
-    from cw_desktop.ml.loading import ModelLoadError
-
-    if isinstance(exc, ModelLoadError):
-        return str(exc)
-    traceback.print_exc()
-    return f"{type(exc).__name__}: {exc}"
+        self.report_failure(spec, exc, expected=(ModelLoadError,))
 
 
 def describe_model(info: dict[str, Any]) -> str:
     """One status-bar line: name plus where a fine-tuned model came from."""
     provenance = info.get("provenance") or {}
     text = str(info.get("name", info.get("spec", "model")))
+    if info.get("backend") == "llamacpp":
+        text += " · llama.cpp"
+    elif info.get("backend_note"):
+        text += " · PyTorch (" + str(info["backend_note"]) + ")"
     base = provenance.get("base_model")
     if base:
         text += f" — fine-tuned from {base}"

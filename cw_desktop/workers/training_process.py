@@ -2,7 +2,7 @@
 
 Training runs out of process so the editor survives whatever happens to it: an out-of-memory kill,
 a crash in native code, or the writer's task manager. The child speaks the progress protocol of
-docs/notes contract B on stdout (one JSON object per line) and human-readable text on stderr.
+docs/architecture.md on stdout (one JSON object per line) and human-readable text on stderr.
 
 Every signal carries a plain dict (the protocol event as received). `failed` is emitted exactly once
 when the run ends without `done` or `cancelled`: an "error" event, a failure to start, or an exit
@@ -43,7 +43,7 @@ def train_arguments(folder: str, base: str, *, output: str | None = None, mode: 
                     batch_size: int | None = None, block_size: int | None = None,
                     eval_share: float | None = None, include_accepted: bool = False,
                     resume: str | None = None) -> list[str]:
-    """The `train` subcommand's arguments (contract B), always with --json-progress.
+    """The `train` subcommand's arguments, always with --json-progress.
 
     `resume` is the run folder of an interrupted run (paths.runs_dir/<name>): the trainer takes the
     output folder and hyperparameters from its run.json, so only folder and base are repeated.

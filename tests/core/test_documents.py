@@ -7,8 +7,9 @@ from pathlib import Path
 import time
 import pytest
 
-from cw_desktop.core.documents import (DocumentError, MemoryStore, RecoveryEntry, RecoveryStore, read_text_file,
-                                       save_text_file, update_recent)
+from cw_desktop.core.documents import (DocumentError, MemoryStore, RecoveryEntry, RecoveryStore, UnencodableDocument,
+                                       read_text_file, save_text_file, update_recent)
+from cw_desktop.core.text_encoding import TextEncoding
 
 
 def test_line_endings_and_encoding_survive_a_round_trip(tmp_path: Path) -> None:
@@ -17,7 +18,7 @@ def test_line_endings_and_encoding_survive_a_round_trip(tmp_path: Path) -> None:
     loaded = read_text_file(file)
     assert loaded.text == "Café au lait.\nSecond line.\n"
     assert loaded.newline == "\r\n"
-    save_text_file(file, loaded.text + "Third.\n", loaded.encoding, loaded.newline)
+    save_text_file(file, loaded.text + "Third.\n", loaded.encoding)
     assert file.read_bytes() == "Caf\xe9 au lait.\r\nSecond line.\r\nThird.\r\n".encode("latin-1")
 
 
@@ -27,10 +28,15 @@ def test_short_legacy_file_is_read_as_western_european(tmp_path: Path) -> None:
     assert read_text_file(file).text == "Café."
 
 
-def test_text_the_old_encoding_cannot_hold_switches_to_utf8(tmp_path: Path) -> None:
+def test_text_the_old_encoding_cannot_hold_is_refused_not_re_encoded(tmp_path: Path) -> None:
     file = tmp_path / "draft.txt"
-    used = save_text_file(file, "“Quoted” — 🌊", encoding="latin-1")
-    assert used == "utf-8" and file.read_text(encoding="utf-8") == "“Quoted” — 🌊"
+    file.write_bytes(b"na\xefve")
+    with pytest.raises(UnencodableDocument, match="draft.txt.*🌊.*Windows-1252.*nothing was saved") as info:
+        save_text_file(file, "“Quoted” — 🌊", TextEncoding("cp1252"))
+    assert info.value.characters == ["🌊"]
+    assert file.read_bytes() == b"na\xefve"  # untouched
+    save_text_file(file, "“Quoted” — 🌊", TextEncoding("cp1252").as_utf8())
+    assert file.read_text(encoding="utf-8") == "“Quoted” — 🌊"
 
 
 def test_unreadable_inputs_name_the_file_and_reason(tmp_path: Path) -> None:

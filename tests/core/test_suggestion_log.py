@@ -1,4 +1,4 @@
-"""The suggestion log (contract D): what the history dialog and --include-accepted read back."""
+"""The suggestion log: what the history dialog and --include-accepted read back."""
 
 from __future__ import annotations
 

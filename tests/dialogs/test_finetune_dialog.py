@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QWidget
 
 from cw_desktop.core.settings import Settings
 from cw_desktop.core.suggestion_log import SuggestionLog, make_event
-from cw_desktop.dialogs import finetune
+from cw_desktop.dialogs import questions
 from cw_desktop.dialogs.finetune import FineTuneDialog
 
 FAKE_TRAINER = Path(__file__).resolve().parents[1] / "workers" / "fake_trainer.py"
@@ -50,8 +50,8 @@ def answers(monkeypatch):
         asked.append(title)
         return replies["confirm"]
 
-    monkeypatch.setattr(finetune, "confirm", fake_confirm)
-    monkeypatch.setattr(finetune, "choose_folder", lambda parent, start: replies["folder"])
+    monkeypatch.setattr(questions, "confirm", fake_confirm)
+    monkeypatch.setattr(questions, "choose_folder", lambda parent, start: replies["folder"])
     replies["asked"] = asked
     yield replies
     for key in ("FAKE_STEP_SECONDS", "FAKE_IGNORE_TERM", "FAKE_ERROR_AT"):

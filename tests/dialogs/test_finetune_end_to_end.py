@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from cw_desktop.core.settings import Settings
-from cw_desktop.dialogs import finetune
+from cw_desktop.dialogs import questions
 from cw_desktop.dialogs.finetune import FineTuneDialog
 from cw_desktop.dialogs.model_manager import COLUMNS, ModelManagerDialog
 
@@ -39,8 +39,8 @@ def writing(tmp_path: Path) -> Path:
 
 def test_choose_train_kill_resume_cancel_resume_rate_and_use(qtbot, app_paths, tiny_model_dir, writing,
                                                               monkeypatch):
-    monkeypatch.setattr(finetune, "choose_folder", lambda parent, start: str(writing))
-    monkeypatch.setattr(finetune, "confirm", lambda *a: True)
+    monkeypatch.setattr(questions, "choose_folder", lambda parent, start: str(writing))
+    monkeypatch.setattr(questions, "confirm", lambda *a, **k: True)
     settings = Settings()
     settings.model.spec = str(tiny_model_dir)
     dialog = FineTuneDialog(app_paths, settings)  # the real trainer: python -m cw_desktop train ...

@@ -11,7 +11,8 @@ from PySide6.QtCore import Qt
 from cw_desktop.core.ratings import new_ratings, save_ratings
 from cw_desktop.core.settings import Settings
 from cw_desktop.core.suggestion_log import SuggestionLog, make_event
-from cw_desktop.dialogs import finetune, model_manager
+from cw_desktop.dialogs import model_manager, questions
+from cw_desktop.dialogs.finetune import ResultsView
 from cw_desktop.dialogs.model_manager import COLUMNS, ModelManagerDialog
 
 REPORT = {"name": "Poe voice", "base_model": "bundled", "created": "2026-11-20T10:00:00+00:00",
@@ -32,8 +33,7 @@ def make_model(paths, name: str, report: dict, weights: int = 2048) -> Path:
 @pytest.fixture
 def answers(monkeypatch):
     replies = {"confirm": True, "text": None, "export": "", "opened": []}
-    monkeypatch.setattr(model_manager, "confirm", lambda *a: replies["confirm"])
-    monkeypatch.setattr(finetune, "confirm", lambda *a: replies["confirm"])
+    monkeypatch.setattr(questions, "confirm", lambda *a, **k: replies["confirm"])
     monkeypatch.setattr(model_manager, "ask_text", lambda *a: replies["text"])
     monkeypatch.setattr(model_manager, "choose_export_folder", lambda *a: replies["export"])
     monkeypatch.setattr(model_manager, "show_folder", lambda folder: replies["opened"].append(folder) or True)
@@ -137,7 +137,7 @@ def test_rating_a_model_later_from_the_manager(qtbot, app_paths, answers):
     dialog.table.selectRow(row_of(dialog, str(folder)))
     assert cell(dialog, row_of(dialog, str(folder)), "Your rating") == "not rated"
     qtbot.mouseClick(dialog.rate_button, Qt.MouseButton.LeftButton)
-    view = dialog.rating_dialog.findChild(finetune.ResultsView)
+    view = dialog.rating_dialog.findChild(ResultsView)
     [pair] = view.pairs
     pair.preference_buttons["same"].setChecked(True)
     for column in pair.scores.values():

@@ -7,7 +7,7 @@ import json
 from PySide6.QtCore import Qt
 
 from cw_desktop.core.suggestion_log import SuggestionLog, make_event
-from cw_desktop.dialogs import suggestion_history
+from cw_desktop.dialogs import questions
 from cw_desktop.dialogs.suggestion_history import SuggestionHistoryDialog
 
 
@@ -55,7 +55,7 @@ def test_filters_by_model_and_outcome(qtbot, app_paths):
 def test_wipe_asks_first_then_empties_the_log(qtbot, app_paths, monkeypatch):
     fill_log(app_paths)
     answer = {"value": False}
-    monkeypatch.setattr(suggestion_history, "confirm", lambda *a: answer["value"])
+    monkeypatch.setattr(questions, "confirm", lambda *a, **k: answer["value"])
     dialog = SuggestionHistoryDialog(app_paths)
     qtbot.addWidget(dialog)
     qtbot.mouseClick(dialog.wipe_button, Qt.MouseButton.LeftButton)

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from cw_desktop.core.documents import RecoveryEntry
+from cw_desktop.core.generation_settings import preset
 from cw_desktop.core.settings import Settings
 
 # Deterministic, never-empty suggestions from the random tiny model: greedy, no stop rule.
-TEST_OPTIONS = {"preset": "prose", "max_new_tokens": 8, "temperature": 0.0, "top_p": 1.0, "alternatives": 1,
-                "stop": "none"}
+TEST_OPTIONS = preset("prose", max_new_tokens=8, temperature=0.0, top_p=1.0, alternatives=1, stop="none")
 
 
 class ScriptedPrompts:
@@ -20,6 +20,8 @@ class ScriptedPrompts:
     def __init__(self) -> None:
         self.unsaved_answer = "discard"
         self.recover_answer: str = "all"  # "all" | "discard" | "later"
+        self.unencodable_answer = False  # True = save as UTF-8
+        self.disk_answer = "cancel"  # "reload" | "keep" | "save_as" | "cancel"
         self.asked: list[tuple[str, Any]] = []
 
     def unsaved_changes(self, title: str) -> str:
@@ -29,6 +31,14 @@ class ScriptedPrompts:
     def recover(self, entries: list[RecoveryEntry]) -> list[RecoveryEntry] | None:
         self.asked.append(("recover", [e.title for e in entries]))
         return {"all": entries, "discard": [], "later": None}[self.recover_answer]
+
+    def unencodable(self, title: str, detail: str, label: str) -> bool:
+        self.asked.append(("unencodable", detail))
+        return self.unencodable_answer
+
+    def disk_changed(self, title: str, change: str, saving: bool) -> str:
+        self.asked.append(("disk_changed", (title, change, saving)))
+        return self.disk_answer
 
     def confirm(self, title: str, text: str) -> bool:
         self.asked.append(("confirm", title))
@@ -60,7 +70,7 @@ def gui_settings() -> Settings:
 def load_tiny(qtbot, window, model_dir: Path) -> dict:
     with qtbot.waitSignal(window.model_ready, timeout=30_000) as ready:
         window.switch_model(str(model_dir))
-    window.controller.options = lambda: dict(TEST_OPTIONS)
+    window.controller.options = lambda: TEST_OPTIONS
     return ready.args[0]
 
 

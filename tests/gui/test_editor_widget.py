@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
+from cw_desktop.core.generation_settings import GenerationSettings
 from cw_desktop.core.settings import KeySettings, Settings
 from cw_desktop.core.suggestion_log import SuggestionLog
 from cw_desktop.gui.editor import GhostTextEditor
@@ -80,7 +81,7 @@ def test_custom_keys_replace_the_defaults(qtbot, editor) -> None:
 def test_the_log_records_what_the_writer_typed_after_accepting(qtbot, editor, tmp_path: Path) -> None:
     settings = Settings()
     log = SuggestionLog(tmp_path / "suggestions.jsonl")
-    controller = SuggestionController(GenerationWorker(), settings, log, dict, str)
+    controller = SuggestionController(GenerationWorker(), settings, log, GenerationSettings, str)
     controller.attach(editor)
     controller.model_spec = "bundled"
     qtbot.keyClicks(editor, "She opened the door")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -73,7 +74,7 @@ def test_typing_the_suggested_characters_consumes_them(qtbot, window) -> None:
 
 
 def test_alternatives_cycle_with_keys_and_cards_insert(qtbot, window) -> None:
-    window.controller.options = lambda: {**TEST_OPTIONS, "alternatives": 3, "temperature": 1.5, "seed": 7}
+    window.controller.options = lambda: replace(TEST_OPTIONS, alternatives=3, temperature=1.5, seed=7)
     window.alternatives_dock.show()
     editor = wait_for_suggestion(qtbot, window, "Shall I compare thee")
     alternatives = editor.alternatives()
@@ -90,7 +91,7 @@ def test_alternatives_cycle_with_keys_and_cards_insert(qtbot, window) -> None:
 
 
 def test_typing_something_else_cancels_generation_within_a_token(qtbot, window) -> None:
-    window.controller.options = lambda: {**TEST_OPTIONS, "max_new_tokens": 200, "temperature": 0.8}
+    window.controller.options = lambda: replace(TEST_OPTIONS, max_new_tokens=200, temperature=0.8)
     editor = window.current_editor()
     qtbot.keyClicks(editor, "The harbour")
     window.controller.debounce.stop()
@@ -119,7 +120,7 @@ def test_stale_answers_are_ignored(qtbot, window) -> None:
 
 
 def test_gui_thread_stays_responsive_while_the_worker_generates(qtbot, window) -> None:
-    window.controller.options = lambda: {**TEST_OPTIONS, "max_new_tokens": 200}
+    window.controller.options = lambda: replace(TEST_OPTIONS, max_new_tokens=200)
     editor = window.current_editor()
     qtbot.keyClicks(editor, "It was the best of times")
     window.controller.debounce.stop()

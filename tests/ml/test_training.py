@@ -13,6 +13,7 @@ import torch
 
 from shared_data import WRITERS, require_corpus
 from cw_desktop.ml import dataset as ds
+from cw_desktop.ml import plan
 from cw_desktop.ml import training as tr
 from cw_desktop.ml.loading import load_model
 
@@ -41,8 +42,8 @@ def fresh(tiny_model_dir: Path, app_paths) -> object:
     return load_model(str(tiny_model_dir), app_paths)
 
 
-def small_hp(**changes) -> tr.Hyperparameters:
-    hp = tr.Hyperparameters(mode="full", block_size=64, batch_size=4, grad_accum=2, lr=3e-3, min_lr=3e-4,
+def small_hp(**changes) -> plan.Hyperparameters:
+    hp = plan.Hyperparameters(mode="full", block_size=64, batch_size=4, grad_accum=2, lr=3e-3, min_lr=3e-4,
                             warmup_steps=2, max_steps=12, eval_interval=4, checkpoint_interval=4, patience=10,
                             device="cpu")
     for key, value in changes.items():
@@ -63,24 +64,24 @@ def test_get_lr_warms_up_linearly_then_decays_by_cosine_to_the_floor() -> None:
 
 
 def test_plan_scales_with_corpus_and_respects_overrides() -> None:
-    info = tr.ModelInfo(parameters=135_000_000, layers=30, context_length=2048)
-    big = tr.plan_training(1_400_000, info, "cpu")
-    small = tr.plan_training(3_000, info, "cpu")
-    assert big.block_size <= info.context_length and big.mode == tr.DEFAULT_CPU_MODE
+    info = plan.ModelInfo(parameters=135_000_000, layers=30, context_length=2048)
+    big = plan.plan_training(1_400_000, info, "cpu")
+    small = plan.plan_training(3_000, info, "cpu")
+    assert big.block_size <= info.context_length and big.mode == plan.DEFAULT_CPU_MODE
     assert small.block_size < big.block_size  # a small folder still yields enough blocks
     assert small.tokens_per_step <= 3_000 // 4 and small.max_steps >= 10
     # A default CPU run stays within the time budget however large the folder.
-    assert big.max_steps * big.tokens_per_step / tr.estimate_tokens_per_second(info, big.mode, "cpu") \
-        <= tr.CPU_DEFAULT_BUDGET_S + 1
-    custom = tr.plan_training(1_400_000, info, "cpu", {"mode": "full", "max_steps": 7, "lr": 2e-4,
+    assert big.max_steps * big.tokens_per_step / plan.estimate_tokens_per_second(info, big.mode, "cpu") \
+        <= plan.CPU_DEFAULT_BUDGET_S + 1
+    custom = plan.plan_training(1_400_000, info, "cpu", {"mode": "full", "max_steps": 7, "lr": 2e-4,
                                                         "block_size": 128, "batch_size": 3, "grad_accum": None})
     assert (custom.mode, custom.max_steps, custom.lr, custom.block_size, custom.batch_size) == \
         ("full", 7, 2e-4, 128, 3)
-    assert tr.plan_training(100_000, info, "cpu", {"epochs": 1.0}).epochs == pytest.approx(1.0, rel=0.1)
-    tiny_window = tr.ModelInfo(parameters=1_000_000, layers=2, context_length=64)
-    assert tr.plan_training(100_000, tiny_window, "cpu").block_size == 64
+    assert plan.plan_training(100_000, info, "cpu", {"epochs": 1.0}).epochs == pytest.approx(1.0, rel=0.1)
+    tiny_window = plan.ModelInfo(parameters=1_000_000, layers=2, context_length=64)
+    assert plan.plan_training(100_000, tiny_window, "cpu").block_size == 64
     with pytest.raises(ValueError, match="Unknown training mode"):
-        tr.plan_training(10_000, info, "cpu", {"mode": "everything"})
+        plan.plan_training(10_000, info, "cpu", {"mode": "everything"})
 
 
 def test_weight_decay_skips_biases_norms_and_embeddings(tiny_model_dir, app_paths) -> None:

@@ -1,4 +1,4 @@
-"""A stand-in for `cw-desktop train --json-progress`: speaks the progress protocol (contract B) fast.
+"""A stand-in for `cw-desktop train --json-progress`: speaks the progress protocol (docs/architecture.md) fast.
 
 Used by the worker and dialog tests so they exercise the real QProcess plumbing (pipes, signals,
 SIGTERM, SIGKILL, exit codes) in well under a second per run, without torch. Behaviour knobs come

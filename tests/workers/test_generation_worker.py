@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import QThread
 
+from cw_desktop.core.generation_settings import preset
 from cw_desktop.workers.generation_worker import GenerationWorker
 from cw_desktop.workers.threads import start_in_thread, stop_thread
 from signal_relay import relay
 
-LONG = {"preset": "prose", "max_new_tokens": 200, "stop": "none", "alternatives": 1, "seed": 1}
+LONG = preset("prose", max_new_tokens=200, stop="none", alternatives=1, seed=1)
 
 
 @pytest.fixture
@@ -33,8 +35,8 @@ def test_suggestions_stream_then_arrive_with_alternatives(qtbot, worker: Generat
     threads: list[QThread] = []
     worker.token.connect(lambda *args: threads.append(QThread.currentThread()))
     with qtbot.waitSignal(relay(worker.suggestions_ready).fired, timeout=20_000) as ready:
-        request = worker.submit_suggest("The storm broke over the", {"preset": "prose", "alternatives": 3,
-                                                                      "seed": 3, "stop": "none"})
+        request = worker.submit_suggest("The storm broke over the",
+                                        preset("prose", alternatives=3, seed=3, stop="none"))
     got_request, suggestions, seconds = ready.args[0]
     assert got_request == request and len(suggestions) == 3 and seconds > 0
     assert all(s.text for s in suggestions)
@@ -58,7 +60,7 @@ def test_newer_request_supersedes_older_one(qtbot, worker: GenerationWorker) -> 
     worker.suggestions_ready.connect(lambda r, s, t: answered.append(r))
     with qtbot.waitSignal(relay(worker.cancelled).fired, timeout=20_000) as cancelled:
         first = worker.submit_suggest("Once upon a time", LONG)
-        second = worker.submit_suggest("Once upon a time there", {**LONG, "max_new_tokens": 4})
+        second = worker.submit_suggest("Once upon a time there", replace(LONG, max_new_tokens=4))
     assert cancelled.args[0][0] == first
     qtbot.waitUntil(lambda: second in answered, timeout=20_000)
     assert first not in answered
@@ -66,12 +68,12 @@ def test_newer_request_supersedes_older_one(qtbot, worker: GenerationWorker) -> 
 
 def test_budget_and_write(qtbot, worker: GenerationWorker) -> None:
     with qtbot.waitSignal(relay(worker.budget_ready).fired, timeout=20_000) as budget:
-        worker.submit_budget("word " * 50, {"preset": "prose"}, memory="Jane is proud.")
+        worker.submit_budget("word " * 50, preset("prose"), memory="Jane is proud.")
     assert budget.args[0][1].memory > 0 and budget.args[0][1].draft > 0 and budget.args[0][1].window == 256
     pieces: list[str] = []
     worker.write_token.connect(lambda r, text: pieces.append(text))
     with qtbot.waitSignal(relay(worker.write_finished).fired, timeout=30_000) as finished:
-        worker.submit_write("poem", "The Sea", {"max_new_tokens": 20})
+        worker.submit_write("poem", "The Sea", 20)
     result = finished.args[0][1]
     assert result.text.startswith("The Sea\n\n") and pieces
     assert pieces[-1].rstrip(" \t") == result.text  # the stream grew into the result (trailing blanks tidied)
@@ -82,7 +84,7 @@ def test_no_model_is_a_clear_failure(qtbot) -> None:
     thread = start_in_thread(worker, "test-empty")
     try:
         with qtbot.waitSignal(relay(worker.failed).fired, timeout=5_000) as failed:
-            worker.submit_suggest("Hello", {"preset": "prose"})
+            worker.submit_suggest("Hello", preset("prose"))
         assert "No model" in failed.args[0][1]
     finally:
         assert stop_thread(thread)
@@ -91,7 +93,7 @@ def test_no_model_is_a_clear_failure(qtbot) -> None:
 def test_cancelling_finished_requests_leaves_nothing_behind(qtbot, worker: GenerationWorker) -> None:
     for _ in range(3):
         with qtbot.waitSignal(relay(worker.suggestions_ready).fired, timeout=20_000) as ready:
-            worker.submit_suggest("Once", {"preset": "prose", "max_new_tokens": 2})
+            worker.submit_suggest("Once", preset("prose", max_new_tokens=2))
         worker.cancel(ready.args[0][0])  # what the editor does when a shown suggestion ends
     qtbot.waitUntil(lambda: not worker._active, timeout=5_000)
     assert worker._cancelled == set()

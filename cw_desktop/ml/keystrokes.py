@@ -1,0 +1,105 @@
+"""The simulated writer: how much typing a suggester saves on a text the writer was going to write.
+
+The writer types `text` character by character. It pauses at the start of every word (after the
+space) and, as writers do, inside long words; at each pause it asks the suggester for ghost text
+and takes the longest run of whole words of it that matches what it was about to type, paying
+one keystroke per word taken (the editor's accept-word key). Keystroke savings are
+
+    (characters taken - keystrokes spent taking) / characters of the text
+
+so a suggester that is never right saves 0% and one that is always right approaches 100%.
+Pure Python, no model: bench/keystrokes.py and the fine-tune report plug a Generator in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# (text before the cursor, the text the writer is about to type) -> ghost text. The second argument
+# is for measuring only: a suggester may use it to stop decoding once it has diverged.
+Suggester = Callable[[str, str], str]
+
+_SEGMENT = re.compile(r"\s*\S+")
+_WORD = re.compile(r"\S+")
+INSIDE_WORD_MIN = 8  # words this long also get a pause inside them...
+INSIDE_WORD_AFTER = 3  # ...after their first few characters
+
+
+@dataclass
+class TypingResult:
+    chars: int = 0  # characters of the text typed (or taken)
+    taken_chars: int = 0
+    taking_keys: int = 0  # one per word taken
+    pauses: int = 0
+    first_word_right: int = 0  # pauses whose suggestion began with the right word
+    words_taken: int = 0
+    suggestions: list[str] = field(default_factory=list)
+
+    @property
+    def keystrokes(self) -> int:
+        return self.chars - self.taken_chars + self.taking_keys
+
+    @property
+    def savings(self) -> float:
+        return (self.taken_chars - self.taking_keys) / self.chars if self.chars else 0.0
+
+    @property
+    def first_word_accuracy(self) -> float:
+        return self.first_word_right / self.pauses if self.pauses else 0.0
+
+    @property
+    def mean_words_taken(self) -> float:
+        """Words taken per suggestion that was taken at all."""
+        return self.words_taken / self.first_word_right if self.first_word_right else 0.0
+
+    def merge(self, other: "TypingResult") -> "TypingResult":
+        return TypingResult(self.chars + other.chars, self.taken_chars + other.taken_chars,
+                            self.taking_keys + other.taking_keys, self.pauses + other.pauses,
+                            self.first_word_right + other.first_word_right, self.words_taken + other.words_taken,
+                            self.suggestions + other.suggestions)
+
+
+def words_matched(suggestion: str, upcoming: str) -> tuple[int, int]:
+    """(words, characters) of the longest run of whole words of `suggestion` that `upcoming` starts
+    with. A word counts only if `upcoming` has a word end there too: "storm" is no help for "storms"."""
+    words = chars = 0
+    for segment in _SEGMENT.findall(suggestion):
+        end = chars + len(segment)
+        if not upcoming.startswith(segment, chars) or (end < len(upcoming) and not upcoming[end].isspace()):
+            break
+        words, chars = words + 1, end
+    return words, chars
+
+
+def pause_points(text: str) -> list[int]:
+    """Where the writer stops to look at ghost text: every word start but the first, and inside long words."""
+    points = []
+    for match in _WORD.finditer(text):
+        if match.start() > 0:
+            points.append(match.start())
+        if len(match.group()) >= INSIDE_WORD_MIN:
+            points.append(match.start() + INSIDE_WORD_AFTER)
+    return points
+
+
+def simulate_writer(text: str, suggest: Suggester, *, prefix: str = "") -> TypingResult:
+    """Type `text` (after an already written `prefix`) with `suggest` offering ghost text at each pause."""
+    result = TypingResult(chars=len(text))
+    position = 0
+    for point in pause_points(text):
+        if point < position:  # inside a run of words just taken
+            continue
+        position = point
+        suggestion = suggest(prefix + text[:position], text[position:])
+        result.pauses += 1
+        result.suggestions.append(suggestion)
+        words, chars = words_matched(suggestion, text[position:])
+        if words:
+            result.first_word_right += 1
+            result.words_taken += words
+            result.taken_chars += chars
+            result.taking_keys += words
+            position += chars
+    return result

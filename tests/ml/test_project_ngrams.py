@@ -1,0 +1,44 @@
+"""The project vocabulary: the writer's own names and phrases, mixed into the model's next-token odds."""
+
+import numpy as np
+import torch
+
+from cw_desktop.ml.project_ngrams import FolderIndex, ProjectVocabulary, draft_following
+
+
+def test_the_folder_index_finds_what_followed_a_context_and_never_spans_two_texts() -> None:
+    index = FolderIndex([[1, 2, 3, 4], [2, 3, 5], [9, 2, 3]])
+    assert sorted(index.following([7, 2, 3], 2).tolist()) == [4, 5]
+    assert index.following([1, 2, 3], 3).tolist() == [4]
+    assert index.following([3, 9], 2).tolist() == []  # "3" ends one text, "9" starts the next
+
+
+def test_the_draft_is_scanned_without_an_index() -> None:
+    draft = np.array([5, 6, 7, 5, 6, 8, 5, 6])
+    assert sorted(draft_following(draft, [5, 6], 2).tolist()) == [7, 8]
+
+
+def test_a_name_the_writer_used_wins_over_the_models_guess() -> None:
+    vocabulary = ProjectVocabulary()
+    # "Miss Woodhouse" three times in the draft: tokens 10 11 12 -> 13.
+    vocabulary.set_draft_ids([10, 11, 12, 13, 1, 10, 11, 12, 13, 2, 10, 11, 12, 13, 3])
+    logits = torch.zeros(1, 20)
+    logits[0, 4] = 2.0  # the model's own favourite
+    mixed = vocabulary.mix(logits, [[0, 10, 11, 12]])
+    assert int(mixed.argmax()) == 13
+    assert torch.allclose(mixed.exp().sum(), torch.tensor(1.0), atol=1e-4)
+
+
+def test_without_a_match_the_models_logits_are_untouched() -> None:
+    vocabulary = ProjectVocabulary()
+    vocabulary.set_draft_ids([1, 2, 3])
+    logits = torch.randn(2, 10)
+    assert torch.equal(vocabulary.mix(logits, [[7, 8], [8, 9]]), logits)
+
+
+def test_the_folder_counts_when_the_draft_has_not_used_the_phrase_yet() -> None:
+    vocabulary = ProjectVocabulary()
+    vocabulary.set_folder_ids([[30, 31, 32] * 4])
+    logits = torch.zeros(1, 40)
+    logits[0, 5] = 1.0  # a weak guess of the model's own
+    assert int(vocabulary.mix(logits, [[30, 31]]).argmax()) == 32
