@@ -72,59 +72,28 @@ def held_out_texts(writer: str, words: int) -> tuple[list[str], list[str]]:
     from cw_desktop.ml import dataset as ds
     from cw_desktop.ml.corpus import load_corpus
 
+    from cw_desktop.ml.keystrokes import held_out_openings
+
     corpus = load_corpus(common.WRITERS / writer)
     split = ds.split_units(ds.document_units(corpus.documents), source=writer)
-    openings, total = [], 0
-    for unit in split.eval:
-        chapter_words = unit.text.split(" ")
-        if len(chapter_words) < 60:
-            continue
-        take = min(WORDS_PER_CHAPTER, words - total)
-        openings.append(" ".join(chapter_words[:take]))
-        total += take
-        if total >= words:
-            break
-    return openings, [u.text for u in split.train]
+    return held_out_openings([u.text for u in split.eval], words, WORDS_PER_CHAPTER), [u.text for u in split.train]
 
 
 def run_config(engine: Any, config: Config, texts: list[str], project_texts: list[str]) -> dict[str, Any]:
+    from cw_desktop.ml import generation
     from cw_desktop.ml.generation import GenerationSettings
     from cw_desktop.ml.junk import is_junk
-    from cw_desktop.ml.keystrokes import TypingResult, simulate_writer
-
-    settings = GenerationSettings(**{**config.settings, "alternatives": 1, "seed": 0}).validated()
-    from cw_desktop.ml import generation
+    from cw_desktop.ml.keystrokes import measure_engine
     from cw_desktop.ml.project_ngrams import ProjectVocabulary
 
+    settings = GenerationSettings(**{**config.settings, "alternatives": 1, "seed": 0}).validated()
     engine.vocabulary = None if config.vocabulary == "off" else ProjectVocabulary()
     if config.vocabulary == "project":
         engine.set_project_texts(project_texts)
     junk_clean = _ORIGINAL.setdefault("clean", generation.junk.clean_suggestion)
     generation.junk.clean_suggestion = junk_clean if config.junk_filter else (lambda text, context="": (text, False))
-    full: list[tuple[str, str]] = []  # (draft, complete suggestion)
-    pauses = [0]
-
-    def suggest(before: str, upcoming: str) -> str:
-        pauses[0] += 1
-        if pauses[0] % JUNK_EVERY == 0:  # a complete suggestion, for the junk rate
-            text = engine.suggest(before, settings)[0].text
-            full.append((before, text))
-            return text
-        streamed = [""]
-
-        def on_token(_index: int, text: str) -> None:
-            streamed[0] = text
-
-        def diverged() -> bool:  # once the text has left the writer's, no further word can be taken
-            return bool(streamed[0]) and not upcoming.startswith(streamed[0])
-
-        return engine.suggest(before, settings, on_token=on_token, should_stop=diverged)[0].text
-
-    total = TypingResult()
     cpu = time.process_time()
-    for text in texts:
-        engine.reset()
-        total = total.merge(simulate_writer(text, suggest))
+    total, full = measure_engine(engine, texts, settings, keep_every=JUNK_EVERY)
     cpu = time.process_time() - cpu
     junk = [text for before, text in full if text.strip() and is_junk(text, before)]
     return {"savings": total.savings, "first_word": total.first_word_accuracy, "words_taken": total.mean_words_taken,

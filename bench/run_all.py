@@ -49,6 +49,8 @@ BENCHMARKS: dict[str, Callable[[bool], list[Section]]] = {
     "finetune_throughput": _single("finetune_throughput"),
     "import_scale": _single("import_scale"),
     "quantized": _single("quantized"),
+    "keystrokes": _single("keystrokes"),
+    "forms": _single("forms"),
     "llamacpp_anchor": _single("llamacpp_anchor"),
 }
 SAVED_NAMES = {"latency": ["latency", "latency_2"]}

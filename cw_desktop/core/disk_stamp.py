@@ -15,7 +15,7 @@ from typing import Any
 from cw_desktop.core.regular_files import NotRegularFile, special_kind
 
 # Above this size an unchanged mtime+size is trusted without re-reading the file.
-HASH_ALWAYS_BYTES = 8 * 1024 * 1024
+HASH_ALWAYS_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,8 @@ def read_text_file(path: str | os.PathLike[str]) -> TextFile:
                             "are not supported (is it really a text file?)") from None
     except OSError as exc:
         raise DocumentError(f"{file}: cannot be opened ({exc.strerror or exc})") from None
+    except ValueError as exc:  # a NUL character in the name
+        raise DocumentError(f"{file!r}: not a valid file name ({exc})") from None
     try:
         decoded = decode(data)
     except NotText as exc:
@@ -176,6 +178,9 @@ def parse_recovery_entry(raw: Any, file_stem: str) -> RecoveryEntry:
     doc_id = need("doc_id", (str,))
     if not _DOC_ID.fullmatch(doc_id) or doc_id != file_stem:
         raise ValueError(f"the field 'doc_id' ({doc_id!r:.60}) does not match the file name")
+    path = need("path", (str, type(None)), None)
+    if path is not None and (not path or "\x00" in path):
+        raise ValueError("the field 'path' is not a file path")
     pid = need("pid", (int,))
     if not 0 < pid <= _MAX_PID:
         raise ValueError(f"the field 'pid' ({pid}) is not a process id")
@@ -184,7 +189,7 @@ def parse_recovery_entry(raw: Any, file_stem: str) -> RecoveryEntry:
     if stamp_raw is not None and stamp is None:
         raise ValueError("the field 'disk_stamp' is malformed")
     return RecoveryEntry(doc_id=doc_id, title=need("title", (str,)), text=need("text", (str,)),
-                         path=need("path", (str, type(None)), None), memory=need("memory", (str,), ""),
+                         path=path, memory=need("memory", (str,), ""),
                          pid=pid, saved_at=need("saved_at", (str,), ""), disk_stamp=stamp)
 
 

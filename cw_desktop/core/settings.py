@@ -21,6 +21,9 @@ from typing import Any
 import tomli_w
 
 from cw_desktop.core.atomic import atomic_write_bytes, atomic_write_text
+from cw_desktop.core.regular_files import read_regular_file
+
+MAX_SETTINGS_BYTES = 4 * 1024 * 1024  # window geometry and a few lists: far less in practice
 
 
 @dataclass
@@ -89,10 +92,15 @@ class Settings:
         if not path.exists():
             return settings
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            data = read_regular_file(path, MAX_SETTINGS_BYTES)  # a FIFO here must not hang the start
+        except OSError as exc:
             settings.problems.append(f"{path}: could not read settings ({exc}); using defaults")
-            settings.kept_copy = keep_copy(path)
+            return settings
+        try:
+            raw = tomllib.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            settings.problems.append(f"{path}: could not read settings ({exc}); using defaults")
+            settings.kept_copy = keep_copy(path, data)
             return settings
         for section in dataclasses.fields(cls):
             if section.name in ("problems", "kept_copy"):
@@ -106,7 +114,7 @@ class Settings:
             if key not in {f.name for f in dataclasses.fields(cls)} - {"problems", "kept_copy"}:
                 settings.problems.append(f"{path}: [{key}]: unknown section, ignored")
         if settings.problems:
-            settings.kept_copy = keep_copy(path)
+            settings.kept_copy = keep_copy(path, data)
         return settings
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,12 +135,11 @@ LIMITS: dict[str, tuple[float, float]] = {
 CHOICES: dict[str, tuple[str, ...]] = {"theme": ("light", "dark")}
 
 
-def keep_copy(path: Path) -> Path | None:
-    """Copy a settings file with problems aside before the app rewrites it; one copy per content."""
+def keep_copy(path: Path, data: bytes) -> Path | None:
+    """Copy a settings file (content `data`) aside before the app rewrites it; one copy per content."""
     try:
-        data = path.read_bytes()
         for existing in path.parent.glob(f"{path.name}.broken-*"):
-            if existing.read_bytes() == data:
+            if existing.is_file() and existing.stat().st_size == len(data) and existing.read_bytes() == data:
                 return existing
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         copy = path.with_name(f"{path.name}.broken-{stamp}")

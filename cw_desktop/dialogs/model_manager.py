@@ -22,6 +22,7 @@ from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.settings import Settings
 from cw_desktop.core.units import format_duration, format_size
 from cw_desktop.dialogs import questions
+from cw_desktop.dialogs.widgets import button, button_row
 from cw_desktop.workers.export_worker import ExportWorker
 from cw_desktop.workers.threads import start_owned, stop_worker
 
@@ -104,30 +105,13 @@ class ModelManagerDialog(QDialog):
         self.refresh()
 
     def _build_buttons(self) -> QHBoxLayout:
-        buttons = QHBoxLayout()
-        self.use_button = QPushButton("Use")
-        self.rate_button = QPushButton("Rate samples…")
-        self.rename_button = QPushButton("Rename…")
-        self.delete_button = QPushButton("Delete…")
-        self.folder_button = QPushButton("Show folder")
-        self.export_button = QPushButton("Export…")
-        self.refresh_button = QPushButton("Refresh")
-        self.close_button = QPushButton("Close")
-        for button in (self.use_button, self.rate_button, self.rename_button, self.delete_button,
-                       self.folder_button, self.export_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.refresh_button)
-        buttons.addWidget(self.close_button)
-        self.use_button.clicked.connect(self.use_selected)
-        self.rate_button.clicked.connect(self.rate_selected)
-        self.rename_button.clicked.connect(self.rename_selected)
-        self.delete_button.clicked.connect(self.delete_selected)
-        self.folder_button.clicked.connect(self.show_selected_folder)
-        self.export_button.clicked.connect(self.export_selected)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.close_button.clicked.connect(self.reject)
-        return buttons
+        (self.use_button, self.rate_button, self.rename_button, self.delete_button, self.folder_button,
+         self.export_button, self.refresh_button, self.close_button) = (button(text, action) for text, action in (
+            ("Use", self.use_selected), ("Rate samples…", self.rate_selected), ("Rename…", self.rename_selected),
+            ("Delete…", self.delete_selected), ("Show folder", self.show_selected_folder),
+            ("Export…", self.export_selected), ("Refresh", self.refresh), ("Close", self.reject)))
+        return button_row([self.use_button, self.rate_button, self.rename_button, self.delete_button,
+                           self.folder_button, self.export_button], [self.refresh_button, self.close_button])
 
     # -- the table -----------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -239,13 +223,12 @@ class ModelManagerDialog(QDialog):
                                     "Switch the editor to another model first, then delete this one.")
             return
         if not questions.confirm(self, "Delete model?",
-                       f"Delete {info.name} ({format_size(info.size_bytes)})? Its folder {info.folder} is removed "
-                       "with its report and ratings. Your manuscripts are not touched.", "Delete", "Keep"):
+                                 f"Delete {info.name} ({format_size(info.size_bytes)})? Its folder {info.folder} is "
+                                 "removed with its report and ratings. Your manuscripts are not touched.",
+                                 "Delete", "Keep"):
             return
-        try:
-            delete_model(info.folder, self.paths)
-        except (RegistryError, OSError) as exc:
-            QMessageBox.warning(self, "Could not delete", str(exc))
+        folder = info.folder
+        questions.attempt(self, "Could not delete", lambda: delete_model(folder, self.paths), (RegistryError, OSError))
         self.refresh()
 
     def show_selected_folder(self) -> None:

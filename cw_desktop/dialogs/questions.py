@@ -6,6 +6,9 @@ answers for every dialog.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 
@@ -24,3 +27,14 @@ def confirm(parent: QWidget | None, title: str, text: str, yes: str = "Yes", no:
 def choose_folder(parent: QWidget, start: str, title: str = "Choose the folder of your writing") -> str:
     """The chosen folder, or "" when the writer cancelled."""
     return QFileDialog.getExistingDirectory(parent, title, start)
+
+
+def attempt(parent: QWidget, failure_title: str, action: Callable[[], Any],
+            expected: tuple[type[Exception], ...] = (OSError,)) -> bool:
+    """Do `action`; an `expected` failure is shown to the writer in a warning box. True when it worked."""
+    try:
+        action()
+    except expected as exc:
+        QMessageBox.warning(parent, failure_title, str(exc))
+        return False
+    return True

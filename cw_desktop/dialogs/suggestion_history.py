@@ -11,12 +11,13 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QMessageBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from cw_desktop.core.model_registry import list_models
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.suggestion_log import OUTCOMES, SuggestionLog
 from cw_desktop.dialogs import questions
+from cw_desktop.dialogs.widgets import button
 
 OUTCOME_LABELS = {"accepted": "accepted", "partial": "accepted in part", "rejected": "rejected",
                   "typed_over": "typed over"}
@@ -82,16 +83,12 @@ class SuggestionHistoryDialog(QDialog):
         self.info.setProperty("muted", True)
         self.info.setWordWrap(True)
         bottom.addWidget(self.info, 1)
-        self.refresh_button = QPushButton("Refresh")
-        self.wipe_button = QPushButton("Wipe history…")
-        self.close_button = QPushButton("Close")
-        bottom.addWidget(self.refresh_button)
-        bottom.addWidget(self.wipe_button)
-        bottom.addWidget(self.close_button)
+        self.refresh_button = button("Refresh", self.refresh)
+        self.wipe_button = button("Wipe history…", self.wipe)
+        self.close_button = button("Close", self.accept)
+        for widget in (self.refresh_button, self.wipe_button, self.close_button):
+            bottom.addWidget(widget)
         layout.addLayout(bottom)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.wipe_button.clicked.connect(self.wipe)
-        self.close_button.clicked.connect(self.accept)
         self.refresh()
 
     def _build_filters(self) -> QHBoxLayout:

@@ -31,7 +31,7 @@ import torch
 # GenerationSettings, PRESETS and preset() live in core/generation_settings.py (the settings file and
 # the GUI need them without torch); they are re-exported here for the engine's callers.
 from cw_desktop.core.generation_settings import PRESETS, STOP_RULES, GenerationSettings, preset
-from cw_desktop.ml import junk
+from cw_desktop.ml import forms, junk
 from cw_desktop.ml.loading import LoadedModel
 from cw_desktop.ml.project_ngrams import MAX_ORDER, ProjectVocabulary
 from cw_desktop.ml.rerank import rank_alternatives
@@ -512,14 +512,18 @@ class Generator:
         return results
 
     def write(self, prompt: str, settings: GenerationSettings, *, memory: str = "",
-              on_token: TokenCallback | None = None, should_stop: StopCheck | None = None) -> Suggestion:
+              on_token: TokenCallback | None = None, should_stop: StopCheck | None = None,
+              form: str | None = None) -> Suggestion:
         """Long-form output (a poem, a scene, a story draft), streamed as one growing text.
 
         Runs in windows: when prompt + text reach the model's limit, the oldest part is dropped
-        at a boundary and generation goes on from the rest.
+        at a boundary and generation goes on from the rest. With a `form` and a model that has a
+        chat template, the form is asked for in its instruction format (ml/forms.py).
         """
         # Long-form output samples: greedy decoding of hundreds of tokens loops.
         settings = replace(settings.validated(), alternatives=1, greedy_first=False)
+        request = forms.chat_preamble(self.tokenizer, form, prompt.strip().strip("“\""), memory) if form else None
+        memory = request if request is not None else memory
         written = ""
         tokens = 0
         remaining = settings.max_new_tokens

@@ -177,7 +177,8 @@ def export_gguf(model: Any, tokenizer: Any, target: Path, fmt: str = "q8_0",
         for index, (name, array) in enumerate(tensors):
             if on_progress is not None and index % 8 == 0:
                 on_progress(0.9 * index / len(tensors), "Converting the model for fast suggestions")
-            writer.add_tensor(name, *_encode(array, fmt, quantize))
+            data, raw_dtype = _encode(array, fmt, quantize)
+            writer.add_tensor(name, data, raw_dtype=raw_dtype)
         if on_progress is not None:
             on_progress(0.95, "Writing the fast model file")
         writer.write_header_to_file()

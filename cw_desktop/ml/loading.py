@@ -312,6 +312,9 @@ def check_model_folder(folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise ModelLoadError(f"{folder} is a file, not a model folder (expected a folder made by save_pretrained)")
     config_path = folder / "config.json"
+    adapter = (folder / "adapter_config.json").is_file()
+    if adapter and not config_path.is_file():
+        config_path = folder / "adapter_config.json"  # peft saves no config.json: the base has it
     if not config_path.is_file():
         raise ModelLoadError(f"{folder} is not a model folder: it has no config.json")
     try:
@@ -321,7 +324,6 @@ def check_model_folder(folder: Path) -> dict[str, Any]:
     if not any((folder / name).exists() for name in TOKENIZER_FILES):
         raise ModelLoadError(f"{folder} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); "
                              "save the tokenizer into the same folder with tokenizer.save_pretrained")
-    adapter = (folder / "adapter_config.json").is_file()
     if not adapter and not any((folder / name).exists() for name in WEIGHT_FILES):
         raise ModelLoadError(f"{folder} has no model weights (expected model.safetensors)")
     architectures = config.get("architectures") or []

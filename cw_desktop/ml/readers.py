@@ -197,7 +197,7 @@ def _odf_inline_text(element) -> str:
     for child in element:
         tag = child.tag
         if tag == f"{{{_ODF_TEXT}}}s":
-            parts.append(" " * int(child.get(f"{{{_ODF_TEXT}}}c", "1")))
+            parts.append(" " * _space_count(child.get(f"{{{_ODF_TEXT}}}c", "1")))
         elif tag == f"{{{_ODF_TEXT}}}tab":
             parts.append("\t")
         elif tag == f"{{{_ODF_TEXT}}}line-break":
@@ -208,6 +208,14 @@ def _odf_inline_text(element) -> str:
             parts.append(_odf_inline_text(child))
         parts.append(child.tail or "")
     return "".join(parts)
+
+
+def _space_count(value: str) -> int:
+    """<text:s c="N"/>: a run of N spaces; a damaged file's c="999999999" must not allocate a GB."""
+    try:
+        return max(0, min(int(value), 1000))
+    except ValueError:
+        return 1
 
 
 def read_odt(data: bytes, max_unpacked: int = DEFAULT_MAX_UNPACKED_BYTES) -> str:
@@ -337,7 +345,17 @@ def extract_text(data: bytes, fmt: str, max_unpacked: int = DEFAULT_MAX_UNPACKED
     if not data.strip():
         raise SkipFile("empty", "the file has no content")
     reader = READERS[fmt]
-    text = reader(data, max_unpacked) if fmt in ZIP_FORMATS else reader(data)
+    try:
+        text = reader(data, max_unpacked) if fmt in ZIP_FORMATS else reader(data)
+    except SkipFile:
+        raise
+    except MemoryError as exc:
+        raise SkipFile("too large", "not enough memory to read it") from exc
+    except RecursionError as exc:  # deeply nested HTML/XML
+        raise SkipFile("corrupt", "the document structure is too deeply nested") from exc
+    except Exception as exc:  # noqa: BLE001 - reader libraries raise zlib.error, EOFError, ValueError,
+        # NotImplementedError (zip features), UnicodeDecodeError, ... on damaged files (found by fuzzing)
+        raise SkipFile("corrupt", f"not a valid .{fmt} file, could not be read ({type(exc).__name__}: {exc})") from exc
     if not text.strip():
         raise SkipFile("empty", "the document contains no text")
     return text

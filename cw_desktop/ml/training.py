@@ -37,7 +37,7 @@ from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.run_lock import RUN_LOCK_FILE, FolderLock, output_lock_file
 from cw_desktop.ml import dataset as ds
 from cw_desktop.ml.checkpoint import read_checkpoint, rng_state, set_rng_state, write_checkpoint
-from cw_desktop.ml.evaluation import EvalResult, evaluate, generate_samples, sample_prompts
+from cw_desktop.ml.evaluation import EvalResult, evaluate, generate_samples, keystrokes_saved, sample_prompts
 from cw_desktop.ml.plan import Hyperparameters, ModelInfo, cpu_threads, decoder_blocks, estimate_seconds, plan_training
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -508,6 +508,8 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
             return cancelled()
         run_info["baseline"] = base_eval.to_dict()
         run_info["samples_before"] = before
+        run_info["keystrokes_before"] = (keystrokes_saved(loaded, loaded.model, [u.text for u in split.eval])
+                                         if config.samples else None)
         save_run_info(run_dir, run_info)
     base_eval = EvalResult(**run_info["baseline"])
     emit({"event": "baseline", "perplexity": base_eval.perplexity})
@@ -526,9 +528,11 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
     final_eval = result.final_eval or evaluate(model, data.eval_ids, hp.block_size)
 
     after: list[str] = []
+    keystrokes_after = None
     if config.samples:
         emit({"event": "stage", "stage": "samples", "message": "Writing samples with the tuned model"})
         after = generate_samples(model, loaded.tokenizer, prompts)
+        keystrokes_after = keystrokes_saved(loaded, model, [u.text for u in split.eval])
 
     emit({"event": "stage", "stage": "save", "message": f"Saving to {output}"})
     report = build_report(
@@ -538,7 +542,8 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
         prompts=prompts, samples_before=run_info.get("samples_before", []), samples_after=after,
         # The window the tuned model is meant to be used with: the base's (training blocks are
         # shorter only to save time; LoRA/top layers keep the base's long-range positions).
-        context_length=loaded.context_length, eval_share=config.eval_share)
+        context_length=loaded.context_length, eval_share=config.eval_share,
+        keystrokes=(run_info.get("keystrokes_before"), keystrokes_after))
     save_model_folder(model, loaded.tokenizer, output, report, write_report)
     shutil.rmtree(run_dir, ignore_errors=True)  # checkpoints are large and no longer needed
     emit({"event": "done", "output": str(output), "report": report})

@@ -58,8 +58,8 @@ class GenerationWorker(Worker):
         self._generator: Generator | None = None
         self._lock = threading.Lock()
         self._last_id = 0
-        self._latest_suggest = 0
-        self._latest_budget = 0
+        # The newest request of each kind that a newer one supersedes ("suggest", "budget").
+        self._latest: dict[str, int] = {"suggest": 0, "budget": 0}
         self._active: set[int] = set()  # submitted, not finished: the only ids a cancel can still affect
         self._cancelled: set[int] = set()
         self._install_requested.connect(self._install)
@@ -68,10 +68,12 @@ class GenerationWorker(Worker):
         self._budget_requested.connect(self._budget)
 
     # -- called from the GUI thread (thread-safe) -------------------------------------------------
-    def _new_id(self) -> int:
+    def _new_id(self, superseding: str | None = None) -> int:
         with self._lock:
             self._last_id += 1
             self._active.add(self._last_id)
+            if superseding is not None:
+                self._latest[superseding] = self._last_id
             return self._last_id
 
     def install(self, loaded: "LoadedModel") -> None:
@@ -80,9 +82,7 @@ class GenerationWorker(Worker):
 
     def submit_suggest(self, context: str, settings: GenerationSettings, memory: str = "") -> int:
         """Ask for a continuation of `context`; supersedes (cancels) any earlier suggestion request."""
-        request = self._new_id()
-        with self._lock:
-            self._latest_suggest = request
+        request = self._new_id("suggest")
         self._suggest_requested.emit(request, context, settings.validated(), memory)
         return request
 
@@ -94,9 +94,7 @@ class GenerationWorker(Worker):
         return request
 
     def submit_budget(self, context: str, settings: GenerationSettings, memory: str = "") -> int:
-        request = self._new_id()
-        with self._lock:
-            self._latest_budget = request
+        request = self._new_id("budget")
         self._budget_requested.emit(request, context, settings.validated(), memory)
         return request
 
@@ -111,7 +109,7 @@ class GenerationWorker(Worker):
 
     def is_stopped(self, request: int, *, superseded_by_newer: bool = True) -> bool:
         with self._lock:
-            return request in self._cancelled or (superseded_by_newer and request != self._latest_suggest)
+            return request in self._cancelled or (superseded_by_newer and request != self._latest["suggest"])
 
     @property
     def has_model(self) -> bool:
@@ -198,7 +196,7 @@ class GenerationWorker(Worker):
 
             if max_new_tokens is not None:
                 settings = dataclasses.replace(settings, max_new_tokens=max_new_tokens).validated()
-            result = self._generator.write(prompt, settings, memory=memory, on_token=on_token,
+            result = self._generator.write(prompt, settings, memory=memory, on_token=on_token, form=form,
                                            should_stop=lambda: self.is_stopped(request, superseded_by_newer=False))
             # The new document starts with the title / first line the writer gave.
             result.text = prompt + result.text
@@ -213,7 +211,7 @@ class GenerationWorker(Worker):
 
     def _run_budget(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
         with self._lock:
-            if request != self._latest_budget:
+            if request != self._latest["budget"]:
                 return  # a newer question is already queued behind this one
         if self._generator is None:
             return

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cw_desktop.core.settings import Settings
-from gui_helpers import crash, gui_settings, make_window
+from gui_helpers import crash, make_window
 
 
 def type_at_end(qtbot, tab, text: str) -> None:
@@ -218,7 +218,7 @@ def test_continuous_typing_is_still_copied_every_few_seconds(qtbot, qasync_loop,
 
 def test_a_large_document_is_copied_off_the_gui_thread(qtbot, qasync_loop, app_paths) -> None:
     window = make_window(qtbot, app_paths)
-    window.current_editor().setPlainText("The tide came in. " * 20_000)  # 360,000 characters
+    window.current_editor().insertPlainText("The tide came in. " * 20_000)  # 360,000 characters
     threads: list[str] = []
     real_write = window.recovery.write
     window.recovery.write = lambda entry: (threads.append(threading.current_thread().name), real_write(entry))
@@ -244,3 +244,48 @@ def test_opening_a_fifo_says_why_instead_of_hanging(qtbot, qasync_loop, app_path
     assert outcome == [None]
     message = window.prompts.asked[-1][1]
     assert "chapter.txt" in message and "named pipe" in message
+
+
+@pytest.mark.parametrize("button,expected", [("Reload from disk", "reload"), ("Keep mine", "keep"),
+                                             ("Save mine as…", "save_as"), ("Cancel", "cancel")])
+def test_the_real_disk_question_returns_the_clicked_choice(qtbot, qasync_loop, app_paths, button: str,
+                                                           expected: str) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from cw_desktop.gui.prompts import Prompts
+
+    window = make_window(qtbot, app_paths)
+
+    def click() -> None:  # never leaves the box open: a failure must not hang the test
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        shown.append(box.text())
+        matching = [b for b in box.buttons() if b.text().replace("&", "") == button]
+        matching[0].click() if matching else box.done(0)
+
+    shown: list[str] = []
+    QTimer.singleShot(50, click)
+    assert Prompts(window).disk_changed("poem.txt", "changed", False) == expected
+    assert "poem.txt" in shown[0] and "changed by another program" in shown[0]
+
+
+@pytest.mark.parametrize("button,expected", [("Save as UTF-8", True), ("Cancel", False)])
+def test_the_real_encoding_question_returns_the_clicked_choice(qtbot, qasync_loop, app_paths, button: str,
+                                                               expected: bool) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from cw_desktop.gui.prompts import Prompts
+
+    window = make_window(qtbot, app_paths)
+
+    def click() -> None:  # never leaves the box open: a failure must not hang the test
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        shown.append(box.text())
+        matching = [b for b in box.buttons() if b.text().replace("&", "") == button]
+        matching[0].click() if matching else box.done(0)
+
+    shown: list[str] = []
+    QTimer.singleShot(50, click)
+    assert Prompts(window).unencodable("letter.txt", "“☃”", "Western (Windows-1252)") is expected
+    assert "☃" in shown[0] and "Windows-1252" in shown[0]

@@ -39,3 +39,39 @@ def test_the_writer_also_pauses_inside_long_words() -> None:
     asked: list[str] = []
     simulate_writer("An extraordinary day", lambda before, upcoming: asked.append(before) or "")
     assert asked == ["An ", "An ext", "An extraordinary "]
+
+
+class _StreamingEngine:
+    """Streams a fixed continuation word by word, like Generator.suggest, and obeys should_stop."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.words_streamed = 0
+
+    def reset(self) -> None:
+        pass
+
+    def suggest(self, before: str, settings: object, on_token=None, should_stop=None):  # noqa: ANN001
+        from types import SimpleNamespace
+
+        upcoming = self.text[len(before):]
+        words = upcoming.split(" ")[:2] + ["wrong", "words", "here"]
+        shown = ""
+        for word in words:
+            if should_stop is not None and should_stop():
+                break
+            shown = (shown + " " + word) if shown else word
+            self.words_streamed += 1
+            if on_token is not None:
+                on_token(0, shown)
+        return [SimpleNamespace(text=shown)]
+
+
+def test_measuring_an_engine_stops_decoding_once_it_diverged_without_changing_the_count() -> None:
+    from cw_desktop.ml.keystrokes import measure_engine
+
+    engine = _StreamingEngine(TEXT)
+    early, _ = measure_engine(engine, [TEXT], settings=None)
+    lazy = simulate_writer(TEXT, lambda before, upcoming: " ".join(upcoming.split(" ")[:2] + ["wrong", "words", "here"]))
+    assert (early.taken_chars, early.words_taken, early.pauses) == (lazy.taken_chars, lazy.words_taken, lazy.pauses)
+    assert engine.words_streamed < 5 * early.pauses  # it did not decode every suggestion to its end

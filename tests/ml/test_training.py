@@ -197,6 +197,10 @@ def test_fine_tune_lowers_held_out_perplexity_and_writes_report(tiny_model_dir, 
     assert {s["form"] for s in report["samples"]} >= {"poem", "dialogue", "story", "held-out opening"}
     assert all(s["before"] and s["after"] for s in report["samples"])
     assert "perplexity" in (tmp_path / "out" / "report.md").read_text()
+    # Typing saved on the held-out chapters, base and tuned, as the results page shows it.
+    saved = report["keystrokes_saved"]
+    assert 0.0 <= saved["base"] <= 1.0 and 0.0 <= saved["tuned"] <= 1.0
+    assert "of your typing on held-out chapters" in (tmp_path / "out" / "report.md").read_text()
     # A plain save_pretrained folder that load_model (and transformers) read, with provenance.
     tuned = load_model(str(tmp_path / "out"), app_paths)
     assert tuned.provenance["perplexity_after"] == report["perplexity_after"]

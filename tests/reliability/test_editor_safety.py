@@ -153,7 +153,8 @@ def _valid(stem: str, **changes: object) -> dict:
 @pytest.mark.parametrize("changes,field", [
     ({"pid": "1234"}, "pid"), ({"pid": 12.5}, "pid"), ({"pid": True}, "pid"), ({"pid": -1}, "pid"),
     ({"pid": 2**80}, "pid"), ({"text": None}, "text"), ({"text": ["a"]}, "text"), ({"title": 3}, "title"),
-    ({"path": 7}, "path"), ({"memory": {"a": 1}}, "memory"), ({"saved_at": 0}, "saved_at"),
+    ({"path": 7}, "path"), ({"path": "/x\x00y"}, "path"), ({"memory": {"a": 1}}, "memory"),
+    ({"saved_at": 0}, "saved_at"),
     ({"doc_id": "../../settings"}, "doc_id"), ({"disk_stamp": {"size": "x"}}, "disk_stamp"),
 ])
 def test_each_recovery_field_is_validated(changes: dict, field: str) -> None:
@@ -290,3 +291,22 @@ def test_disk_changes_are_told_from_touches(tmp_path: Path) -> None:
     file.unlink()
     assert disk_change(file, stamp) == "deleted"
     assert DiskStamp.from_dict(stamp.to_dict()) == stamp
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX named pipes")
+def test_a_fifo_in_place_of_settings_or_a_recovery_copy_does_not_hang_the_start(tmp_path: Path) -> None:
+    settings_fifo = tmp_path / "settings.toml"
+    os.mkfifo(settings_fifo)
+    loaded: list[Settings] = []
+    worker = threading.Thread(target=lambda: loaded.append(Settings.load(settings_fifo)), daemon=True)
+    worker.start()
+    worker.join(5)
+    assert loaded and "named pipe" in loaded[0].problems[0] and loaded[0].editor.font_size == 14
+    store = RecoveryStore(tmp_path / "recovery")
+    store.folder.mkdir()
+    os.mkfifo(store.folder / "abc123.json")
+    scanned: list[object] = []
+    worker = threading.Thread(target=lambda: scanned.append(store.scan()), daemon=True)
+    worker.start()
+    worker.join(5)
+    assert scanned and [b.path.name for b in scanned[0][1]] == ["abc123.json"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,7 +75,10 @@ def make_adapter(tiny_model_dir: Path, folder: Path, base: str) -> Path:
 
 @pytest.fixture(scope="module")
 def hub_adapter(tiny_model_dir, tmp_path_factory) -> Path:
-    return make_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter") / "lora-on-gpt2", "gpt2")
+    adapter = make_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter") / "lora-on-gpt2", "gpt2")
+    # As some tools save it: the base's config beside the adapter (the old loader required one).
+    shutil.copy(tiny_model_dir / "config.json", adapter / "config.json")
+    return adapter
 
 
 def guarded_env(tmp_path: Path) -> tuple[dict[str, str], Path]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QDialog, QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton, QStackedWidget,
+from PySide6.QtWidgets import (QDialog, QFrame, QHBoxLayout, QLabel, QStackedWidget,
                                QVBoxLayout, QWidget)
 
 from cw_desktop.core.model_registry import (InterruptedRun, RegistryError, discard_run, list_interrupted_runs,
@@ -27,6 +27,7 @@ from cw_desktop.dialogs.finetune.folder_page import FolderPage
 from cw_desktop.dialogs.finetune.model_page import DEFAULT_EVAL_SHARE, ModelPage
 from cw_desktop.dialogs.finetune.results import ResultsView
 from cw_desktop.dialogs.finetune.training_page import TrainingPage
+from cw_desktop.dialogs.widgets import button, button_row
 from cw_desktop.workers.scan_worker import ScanWorker, plan_from_counts
 from cw_desktop.workers.threads import start_owned, stop_worker
 from cw_desktop.workers.training_process import TrainingProcess, cli_prefix, path_options, train_arguments
@@ -93,27 +94,16 @@ class FineTuneDialog(QDialog):
         self._go(0)
 
     def _build_buttons(self) -> QHBoxLayout:
-        buttons = QHBoxLayout()
-        self.back_button = QPushButton("Back")
-        self.next_button = QPushButton("Next")
-        self.cancel_training_button = QPushButton("Stop training")
-        self.resume_button = QPushButton("Resume training")
-        self.use_button = QPushButton("Use this model")
-        self.close_button = QPushButton("Close")
-        buttons.addWidget(self.back_button)
-        buttons.addStretch(1)
-        for button in (self.cancel_training_button, self.resume_button, self.next_button, self.use_button,
-                       self.close_button):
-            buttons.addWidget(button)
-        return buttons
+        self.back_button = button("Back", self._back)
+        self.next_button = button("Next", self._next)
+        self.cancel_training_button = button("Stop training", self.stop_training)
+        self.resume_button = button("Resume training", self._resume_current)
+        self.use_button = button("Use this model", self._use_model)
+        self.close_button = button("Close", self.reject)
+        return button_row([self.back_button], [self.cancel_training_button, self.resume_button, self.next_button,
+                                               self.use_button, self.close_button])
 
     def _connect_pages(self) -> None:
-        self.back_button.clicked.connect(self._back)
-        self.next_button.clicked.connect(self._next)
-        self.cancel_training_button.clicked.connect(self.stop_training)
-        self.resume_button.clicked.connect(self._resume_current)
-        self.use_button.clicked.connect(self._use_model)
-        self.close_button.clicked.connect(self.reject)
         self.folder_page.choose_button.clicked.connect(self._choose_folder)
         self.folder_page.rescan_button.clicked.connect(lambda: self.scan(rescan=True))
         self.folder_page.folder_edit.returnPressed.connect(lambda: self.scan())
@@ -501,14 +491,12 @@ class FineTuneDialog(QDialog):
 
     def _discard_selected(self) -> None:
         run = self._selected_run()
-        if run is None or not questions.confirm(self, "Discard the interrupted run?",
-                                      f"Delete the checkpoint of {run.name}? The run cannot be resumed afterwards. "
-                                      "Your manuscripts are not touched.", "Discard", "Keep"):
+        if run is None or not questions.confirm(
+                self, "Discard the interrupted run?", f"Delete the checkpoint of {run.name}? The run cannot be "
+                "resumed afterwards. Your manuscripts are not touched.", "Discard", "Keep"):
             return
-        try:
-            discard_run(run.run_dir, self.paths)
-        except (RegistryError, OSError) as exc:
-            QMessageBox.warning(self, "Could not discard the run", str(exc))
+        questions.attempt(self, "Could not discard the run", lambda: discard_run(run.run_dir, self.paths),
+                          (RegistryError, OSError))
         self.folder_page.show_runs(list_interrupted_runs(self.paths))
 
     # -- step 4: results -----------------------------------------------------------------------

@@ -151,6 +151,9 @@ class ResultsView(QWidget):
         self.perplexity.setWordWrap(True)
         self.perplexity.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.perplexity)
+        # More figures about the model (add_section) go here, between perplexity and the samples.
+        self.sections = QVBoxLayout()
+        layout.addLayout(self.sections)
         self.pairs: list[PairWidget] = []
         self.ratings: Ratings | None = None
         self.revealed = False
@@ -164,19 +167,8 @@ class ResultsView(QWidget):
         # Reuses the stored blind layout (and any earlier ratings) when the samples are the same.
         self.ratings = load_or_create_ratings(self.model_folder, self.samples)
         layout.addWidget(muted("Each prompt was continued by the base model and by the tuned model, with the same "
-                                "random seed. Which one is which stays hidden until you have rated them."))
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        inner = QWidget()
-        inner_layout = QVBoxLayout(inner)
-        for sample, pair in zip(self.samples, self.ratings.pairs):
-            widget = PairWidget(sample, pair)
-            widget.changed.connect(self._update_button)
-            self.pairs.append(widget)
-            inner_layout.addWidget(widget)
-        inner_layout.addStretch(1)
-        scroll.setWidget(inner)
-        layout.addWidget(scroll, 1)
+                               "random seed. Which one is which stays hidden until you have rated them."))
+        layout.addWidget(self._build_pairs(), 1)
         bottom = QHBoxLayout()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -190,6 +182,26 @@ class ResultsView(QWidget):
             # Rated before (the dialog reopened from the model manager): nothing is hidden any more.
             self._show_revealed()
         self._update_button()
+
+    def add_section(self, widget: QWidget) -> None:
+        """Show one more figure about the model (below the perplexity line, above the samples)."""
+        self.sections.addWidget(widget)
+
+    def _build_pairs(self) -> QScrollArea:
+        """The blind pairs to rate, one PairWidget per sample, in a scroll area."""
+        assert self.ratings is not None
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        inner = QWidget()
+        inner_layout = QVBoxLayout(inner)
+        for sample, pair in zip(self.samples, self.ratings.pairs):
+            widget = PairWidget(sample, pair)
+            widget.changed.connect(self._update_button)
+            self.pairs.append(widget)
+            inner_layout.addWidget(widget)
+        inner_layout.addStretch(1)
+        scroll.setWidget(inner)
+        return scroll
 
     def _perplexity_text(self) -> str:
         before, after = self.report.get("perplexity_before"), self.report.get("perplexity_after")

@@ -1,0 +1,79 @@
+"""Pieces that look like their form: a poem in lines and stanzas, a dialogue in speaker turns.
+
+Framed as the start of a document ("The Lighthouse\\n\\n"), the bundled instruct model writes a
+paragraph of prose whatever the form. When the model has a chat template, "Write a piece" asks
+for the form in the model's own instruction format instead; the writer still sees only the title
+and the piece (the request goes in front of the draft, like Memory). A model without a template
+(a plain base or fine-tune of one) keeps the document framing of `form_prompt`.
+
+The form checks are the ones bench/forms.py counts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+INSTRUCTIONS = {
+    "poem": "Write a poem{about}. Write it in short lines, in stanzas separated by blank lines. "
+            "Reply with the poem only.",
+    "dialogue": "Write a dialogue between two characters{about}. Write each turn on its own line as "
+                "NAME: words. Reply with the dialogue only.",
+    "story": "Write a short story{about}, in paragraphs of prose. Reply with the story only.",
+}
+
+
+def chat_preamble(tokenizer: Any, form: str, title_or_first_line: str, notes: str = "") -> str | None:
+    """The hidden request that goes before a `form` piece, in the model's chat format; None when
+    the tokenizer has no chat template (or the form is unknown)."""
+    if form not in INSTRUCTIONS or not getattr(tokenizer, "chat_template", None):
+        return None
+    seed = title_or_first_line.strip()
+    first_line = len(seed.split()) > 6 or seed.endswith((",", ".", ";", ":", "—"))
+    about = f" that begins: {seed}" if first_line else (f' titled "{seed}"' if seed else "")
+    request = INSTRUCTIONS[form].format(about=about)
+    if notes.strip():
+        request += f"\n\nThe writer's notes:\n{notes.strip()}"
+    try:
+        return str(tokenizer.apply_chat_template([{"role": "user", "content": request}], tokenize=False,
+                                                 add_generation_prompt=True))
+    except Exception:  # a malformed template: the document framing still works
+        return None
+
+
+# -- form checks -------------------------------------------------------------------------------------
+
+_SPEAKER = re.compile(r"^\s*([A-Z][A-Za-z .'-]{0,30}?)\s*:\s*\S")
+_QUOTED = re.compile(r"^\s*[“\"]")
+
+
+def looks_like_poem(text: str) -> bool:
+    """At least 4 lines, nearly all under 70 characters."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return len(lines) >= 4 and sum(len(line) < 70 for line in lines) >= 0.9 * len(lines)
+
+
+def speakers(text: str) -> list[str]:
+    """The speaker of each turn: "NAME:" lines, or alternating quoted paragraphs ("A", "B", ...)."""
+    named = [m.group(1).strip().upper() for line in text.splitlines() if (m := _SPEAKER.match(line))]
+    if len(named) >= 2:
+        return named
+    quoted = [line for line in text.splitlines() if _QUOTED.match(line)]
+    return ["AB"[i % 2] for i in range(len(quoted))]
+
+
+def looks_like_dialogue(text: str) -> bool:
+    """At least two speakers, and turns that change hands at least twice."""
+    turns = speakers(text)
+    changes = sum(1 for a, b in zip(turns, turns[1:]) if a != b)
+    return len(set(turns)) >= 2 and changes >= 2
+
+
+def looks_like_story(text: str) -> bool:
+    """Prose: at least two sentences and lines of prose length, not verse or a list."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    sentences = len(re.findall(r"[.!?][\"'”’]?(\s|$)", text))
+    return sentences >= 2 and bool(lines) and max(len(line) for line in lines) >= 70
+
+
+FORM_CHECKS = {"poem": looks_like_poem, "dialogue": looks_like_dialogue, "story": looks_like_story}
