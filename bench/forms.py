@@ -21,7 +21,7 @@ TITLES = ("The Lighthouse", "A Letter from Bath", "Winter Orchard", "The Last Co
 TOKENS = {"poem": 120, "dialogue": 160, "story": 160}
 
 
-def run(quick: bool = False, seeds: int = 1) -> Section:
+def run(quick: bool = False, seeds: int = 1, framings: tuple[str, ...] = ("document", "chat")) -> Section:
     from cw_desktop.ml.forms import FORM_CHECKS
     from cw_desktop.ml.generation import Generator, form_prompt
 
@@ -32,11 +32,11 @@ def run(quick: bool = False, seeds: int = 1) -> Section:
     section = Section("10. Forms of \"Write a piece\"", ".venv/bin/python bench/forms.py")
     rows, examples, data = [], [], {}
     for form, check in FORM_CHECKS.items():
-        for framing in ("document", "chat"):
+        for framing in framings:
             passed = total = 0
             for title in titles:
                 for seed in range(seeds):
-                    prompt, settings = form_prompt(form, title)
+                    prompt, settings = form_prompt(form, title, chat=framing == "chat")
                     settings = replace(settings, max_new_tokens=TOKENS[form], seed=seed)
                     text = engine.write(prompt, settings, form=form if framing == "chat" else None).text
                     piece = text  # the title line would count as a short line for both framings
@@ -61,8 +61,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--framings", default="document,chat")
     args = parser.parse_args()
-    run(args.quick, args.seeds).save("forms")
+    run(args.quick, args.seeds, tuple(args.framings.split(","))).save("forms")
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ async def stall_main(out: Path, args: dict[str, str]) -> None:
     save()
 
     heartbeat.enter("open a 1,000-token draft")
-    tab = window.new_document(draft, title="bench")
+    tab = window.documents.new_document(draft, title="bench")
     editor = window.current_editor()
     cursor = editor.textCursor()
     cursor.movePosition(cursor.MoveOperation.End)

@@ -44,7 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def tolerate_undecodable_output() -> None:
+    """A path whose name is not valid UTF-8 reaches messages as a str with lone surrogates; under a
+    UTF-8 locale stdout is strict and printing it raised UnicodeEncodeError (a raw traceback
+    instead of the report). Escape such characters instead; C-locale streams (surrogateescape)
+    already write the name's own bytes and are left alone."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def run_cli(argv: Sequence[str]) -> int:
+    tolerate_undecodable_output()
     parser = build_parser()
     args = parser.parse_args(list(argv))
     paths = AppPaths.default(config=args.config, data=args.data, cache=args.cache)

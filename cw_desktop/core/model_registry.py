@@ -286,14 +286,18 @@ def list_interrupted_runs(paths: AppPaths) -> list[InterruptedRun]:
     return sorted(runs, key=lambda run: run.checkpoint_mtime, reverse=True)
 
 
+def _directly_inside(folder: Path, parent: Path) -> bool:
+    """`folder` is an entry of `parent` itself (links resolved): the only folders the app deletes."""
+    try:
+        return folder.resolve().parent == parent.resolve()
+    except OSError:
+        return False
+
+
 def discard_run(run_dir: Path, paths: AppPaths) -> None:
     """Delete an interrupted run's folder (its checkpoint can be large)."""
     run_dir = Path(run_dir)
-    try:
-        inside = run_dir.resolve().parent == paths.runs_dir.resolve()
-    except OSError:
-        inside = False
-    if not inside or not (run_dir / RUN_FILE).is_file():
+    if not _directly_inside(run_dir, paths.runs_dir) or not (run_dir / RUN_FILE).is_file():
         raise RegistryError(f"{run_dir} is not a training run in {paths.runs_dir}")
     shutil.rmtree(run_dir)
 
@@ -303,11 +307,7 @@ def discard_run(run_dir: Path, paths: AppPaths) -> None:
 def _require_fine_tuned(folder: Path, paths: AppPaths) -> Path:
     """Only folders inside models_dir may be renamed or deleted: never anything of the writer's."""
     folder = Path(folder)
-    try:
-        inside = folder.resolve().parent == paths.models_dir.resolve()
-    except OSError:
-        inside = False
-    if not inside or not is_model_folder(folder):
+    if not _directly_inside(folder, paths.models_dir) or not is_model_folder(folder):
         raise RegistryError(f"{folder} is not a fine-tuned model in {paths.models_dir}; only those can be "
                             "renamed or deleted here")
     return folder

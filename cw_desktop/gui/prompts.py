@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from cw_desktop.core.documents import BrokenRecoveryFile, RecoveryEntry
 from cw_desktop.core.settings import Settings
+from cw_desktop.dialogs import questions
 
 
 class Prompts:
@@ -68,7 +69,7 @@ class Prompts:
         return buttons.get(box.clickedButton(), "cancel")
 
     def confirm(self, title: str, text: str) -> bool:
-        return QMessageBox.question(self.parent, title, text) == QMessageBox.StandardButton.Yes
+        return questions.confirm(self.parent, title, text)
 
     def error(self, title: str, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.parent)

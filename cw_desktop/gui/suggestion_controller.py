@@ -8,6 +8,8 @@
   once through its thread-safe cancel flag.
 - Each shown suggestion's outcome goes to the suggestion log; for accepted text, the writer's
   next words are recorded too ("after_text"), once they have typed a little further.
+- The window budget (how the model's context is spent on Memory, draft and answer) is counted
+  again a moment after the text, the Memory or the settings change.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class SuggestionController(QObject):
     # GUI-thread echoes of the worker's answers for the current editor (what tests and panels wait on).
     suggestion_complete = Signal(int, list, float)  # request id, suggestions, seconds
     suggestion_cancelled = Signal(int, int)  # request id, tokens generated after the cancel
+    budget_changed = Signal(object)  # the TokenBudget of the current editor's next request
 
     def __init__(self, worker: GenerationWorker, settings: Settings, log: SuggestionLog,
                  options: Callable[[], GenerationSettings], memory: Callable[[], str],
@@ -55,11 +58,14 @@ class SuggestionController(QObject):
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
         self.debounce.timeout.connect(self.auto_suggest)
+        self.budget_timer = QTimer(self, singleShot=True, interval=400)
+        self.budget_timer.timeout.connect(self.refresh_budget)
         self.apply_settings()
         worker.token.connect(self._on_token)
         worker.suggestions_ready.connect(self._on_ready)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
+        worker.budget_ready.connect(self._on_budget)
 
     def apply_settings(self) -> None:
         self.debounce.setInterval(max(50, int(self.settings.suggestions.debounce_ms)))
@@ -164,6 +170,20 @@ class SuggestionController(QObject):
         if editor is not None:
             self.alternatives_changed.emit(editor.alternatives() if editor.ghost_text() else [],
                                            editor.alternative_index())
+
+    # -- the window budget ---------------------------------------------------------------------------
+    def schedule_budget(self) -> None:
+        """The text, the Memory or the settings changed: count again after a short pause."""
+        self.budget_timer.start()
+
+    def refresh_budget(self) -> None:
+        editor = self.editor
+        if editor is None or not self.worker.has_model:
+            return
+        self.worker.submit_budget(editor.text_before_cursor(), self.options(), self.memory())
+
+    def _on_budget(self, _request: int, budget: Any) -> None:
+        self.budget_changed.emit(budget)
 
     # -- the log -------------------------------------------------------------------------------------
     def _on_finished(self, outcome: str, suggestion: str, accepted: str) -> None:

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import torch
 
-from cw_desktop.ml.plan import DEFAULT_SEED  # noqa: F401 - the plan and the data order share it
+# Defined with the plan (no torch there), so the fine-tune dialog can show them without torch.
+from cw_desktop.ml.plan import DEFAULT_EVAL_SHARE, DEFAULT_SEED  # noqa: F401
 
-DEFAULT_EVAL_SHARE = 0.10
 # Below this the held-out perplexity is noise and a fine-tune mostly memorises.
 MIN_TOTAL_WORDS = 2_500
 MIN_EVAL_WORDS = 300

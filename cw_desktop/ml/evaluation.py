@@ -85,11 +85,11 @@ def generate_samples(model: Any, tokenizer: Any, prompts: Sequence[tuple[str, st
     model.eval()
     device = next(model.parameters()).device
     outputs = []
-    for index, (_form, prompt) in enumerate(prompts):
+    for index, (form, prompt) in enumerate(prompts):
         if should_stop is not None and should_stop():
             break
         torch.manual_seed(seed + index)
-        encoded = tokenizer(prompt, return_tensors="pt").to(device)
+        encoded = tokenizer(_framed(tokenizer, form, prompt), return_tensors="pt").to(device)
         generated = model.generate(**encoded, do_sample=True, temperature=0.8, top_p=0.95, top_k=50,
                                    repetition_penalty=1.15, max_new_tokens=max_new_tokens,
                                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
@@ -98,6 +98,15 @@ def generate_samples(model: Any, tokenizer: Any, prompts: Sequence[tuple[str, st
     if was_training:
         model.train()
     return outputs
+
+
+def _framed(tokenizer: Any, form: str, prompt: str) -> str:
+    """A form sample's prompt behind a request for that form in the model's chat format, when it has
+    one (ml/forms.py): framed as a plain document, the bundled model writes prose for every form."""
+    from cw_desktop.ml.forms import chat_preamble
+
+    request = chat_preamble(tokenizer, form, prompt.split("\n")[0].strip().strip('"“'))
+    return request + prompt if request else prompt
 
 
 def block_size_for(loaded: Any, train_tokens: int) -> int:

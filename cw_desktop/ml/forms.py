@@ -15,10 +15,12 @@ import re
 from typing import Any
 
 INSTRUCTIONS = {
-    "poem": "Write a poem{about}. Write it in short lines, in stanzas separated by blank lines. "
-            "Reply with the poem only.",
-    "dialogue": "Write a dialogue between two characters{about}. Write each turn on its own line as "
-                "NAME: words. Reply with the dialogue only.",
+    "poem": "Write a short poem{about}: three stanzas of four short lines each, with a blank line "
+            "between stanzas. Reply with the poem only.",
+    # The document framing opens the dialogue with a quotation mark, so ask for novel-style turns.
+    "dialogue": "Write a short scene of dialogue between two characters{about}. Each speech is its own "
+                "paragraph in quotation marks, as in a novel, and the speakers take turns. "
+                "Reply with the dialogue only.",
     "story": "Write a short story{about}, in paragraphs of prose. Reply with the story only.",
 }
 

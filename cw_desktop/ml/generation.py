@@ -30,7 +30,7 @@ import torch
 
 # GenerationSettings, PRESETS and preset() live in core/generation_settings.py (the settings file and
 # the GUI need them without torch); they are re-exported here for the engine's callers.
-from cw_desktop.core.generation_settings import PRESETS, STOP_RULES, GenerationSettings, preset
+from cw_desktop.core.generation_settings import PRESETS, GenerationSettings, preset
 from cw_desktop.ml import forms, junk
 from cw_desktop.ml.loading import LoadedModel
 from cw_desktop.ml.project_ngrams import MAX_ORDER, ProjectVocabulary
@@ -511,6 +511,11 @@ class Generator:
         self.last_stats.total_s = time.perf_counter() - started
         return results
 
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether "Write a piece" asks this model for its form in its chat format (ml/forms.py)."""
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
     def write(self, prompt: str, settings: GenerationSettings, *, memory: str = "",
               on_token: TokenCallback | None = None, should_stop: StopCheck | None = None,
               form: str | None = None) -> Suggestion:
@@ -714,8 +719,11 @@ FORMS: dict[str, tuple[str, str, int]] = {
 }
 
 
-def form_prompt(form: str, title_or_first_line: str) -> tuple[str, GenerationSettings]:
-    """The prompt and settings for writing a new piece of `form` from a title or first line."""
+def form_prompt(form: str, title_or_first_line: str, *, chat: bool = False) -> tuple[str, GenerationSettings]:
+    """The prompt and settings for writing a new piece of `form` from a title or first line.
+
+    chat: the piece will be asked for in the model's chat format (Generator.write with a form, for a
+    model with a chat template), so the prompt is the plain title, not a document-style opening."""
     if form not in FORMS:
         raise ValueError(f"Unknown form {form!r}; choose one of {', '.join(FORMS)}")
     template, preset_name, length = FORMS[form]
@@ -724,10 +732,10 @@ def form_prompt(form: str, title_or_first_line: str) -> tuple[str, GenerationSet
     if is_first_line:
         prompt = seed_text + ("\n" if form == "poem" else " ")
     else:
-        heading = seed_text.upper() if form == "dialogue" else seed_text
+        heading = seed_text.upper() if form == "dialogue" and not chat else seed_text
         prompt = template.format(title=heading)
     settings = replace(PRESETS[preset_name], max_new_tokens=length, stop="none")
-    if form == "dialogue" and not is_first_line:
+    if form == "dialogue" and not is_first_line and not chat:
         prompt += "“"
     return prompt, settings
 

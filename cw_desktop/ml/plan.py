@@ -12,7 +12,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-DEFAULT_SEED = 1234  # data split and data order; ml/dataset.py uses the same one
+DEFAULT_SEED = 1234  # data split and data order (ml/dataset.py)
+DEFAULT_EVAL_SHARE = 0.10  # share of the chapters held out to measure progress (ml/dataset.py)
 
 MODES = ("full", "lora", "top")
 # Chosen from docs/training-modes.md: on a 2-core CPU, see the measurements there.

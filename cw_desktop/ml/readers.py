@@ -10,7 +10,6 @@ paragraphs separated by a blank line, line breaks inside a paragraph (poems) as 
 from __future__ import annotations
 
 import io
-import os
 import re
 import warnings
 import zipfile
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cw_desktop.core.file_names import not_regular_reason
+from cw_desktop.core.regular_files import FileTooLarge, NotRegularFile, read_regular_file
 from cw_desktop.core.text_encoding import NotText, decode
 
 # Suffix -> format name shown to the writer. Everything else is "unsupported".
@@ -75,33 +74,19 @@ def format_of(path: Path) -> str | None:
 def read_bytes_readonly(path: Path, max_bytes: int) -> bytes:
     """Read a whole file without ever opening it for writing (O_RDONLY, no locks).
 
-    Only a regular file is read: O_NONBLOCK makes opening a named pipe return at once instead of
-    waiting for a writer forever, and fstat on the open handle (not on the name, which could have
-    been swapped since the folder was listed) refuses pipes, sockets and devices.
+    Only a regular file is read (core.regular_files): a named pipe, socket or device is refused
+    on the open handle, without blocking, even if it replaced the file after the folder was listed.
     """
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, flags)
+        return read_regular_file(path, max_bytes)
+    except NotRegularFile as exc:
+        raise SkipFile("not a regular file", exc.kind) from exc
+    except FileTooLarge as exc:
+        raise SkipFile("too large", f"larger than the {max_bytes / 1e6:g} MB limit") from exc
     except PermissionError as exc:
         raise SkipFile("unreadable", f"permission denied ({exc.strerror or exc})") from exc
     except OSError as exc:
         raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
-    try:
-        special = not_regular_reason(os.fstat(fd).st_mode)
-    except OSError as exc:
-        os.close(fd)
-        raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
-    if special is not None:
-        os.close(fd)
-        raise SkipFile("not a regular file", special)
-    try:
-        with os.fdopen(fd, "rb", closefd=True) as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise SkipFile("unreadable", exc.strerror or str(exc)) from exc
-    if len(data) > max_bytes:
-        raise SkipFile("too large", f"larger than the {max_bytes / 1e6:g} MB limit")
-    return data
 
 
 # -- plain text ---------------------------------------------------------------------------------

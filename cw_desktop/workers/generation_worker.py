@@ -189,7 +189,7 @@ class GenerationWorker(Worker):
         try:
             from cw_desktop.ml.generation import form_prompt
 
-            prompt, settings = form_prompt(form, title)
+            prompt, settings = form_prompt(form, title, chat=self._generator.has_chat_template)
 
             def on_token(_index: int, text: str) -> None:
                 self.write_token.emit(request, prompt + text)

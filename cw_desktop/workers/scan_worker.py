@@ -11,7 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import Signal, Slot
 
 from cw_desktop.core.paths import AppPaths
-from cw_desktop.ml.plan import plan_from_counts  # noqa: F401 - the dialog's estimate (plain Python, no torch)
+# For the fine-tune dialog, which does not import ml/: its estimate and default (plain Python, no torch).
+from cw_desktop.ml.plan import DEFAULT_EVAL_SHARE, plan_from_counts  # noqa: F401
 from cw_desktop.ml.scan import (BaseModelFacts, FolderText, ScanCancelled, assemble_report, base_model_facts,
                                 count_tokens, read_folder)
 from cw_desktop.workers.threads import Worker

@@ -49,10 +49,10 @@ def test_open_and_save_in_the_window_is_byte_identical(qtbot, qasync_loop, app_p
         draft.write_bytes(original)
         for tab in window.document_tabs():
             tab.editor.document().setModified(False)
-            window.close_tab(tab)
+            window.documents.close_tab(tab)
         tab = window.open_path(draft)
         assert tab is not None
-        assert window.save(tab)
+        assert window.documents.save(tab)
         assert draft.read_bytes() == original
 
     check()
@@ -66,11 +66,11 @@ def test_typing_a_character_the_file_cannot_hold_asks_first(qtbot, qasync_loop, 
     tab = window.open_path(draft)
     type_at_end(qtbot, tab, "Chloë ☃")  # ë fits Windows-1252, the snowman does not
     window.prompts.unencodable_answer = False
-    assert not window.save(tab)
+    assert not window.documents.save(tab)
     assert window.prompts.asked[-1] == ("unencodable", "“☃”")
     assert draft.read_bytes() == original and tab.is_modified()  # nothing written, nothing re-encoded
     window.prompts.unencodable_answer = True
-    assert window.save(tab)
+    assert window.documents.save(tab)
     assert draft.read_bytes() == (original.decode("cp1252") + "Chloë ☃").replace("\r\n", "\n").replace(
         "\n", "\r\n").encode("utf-8")
     assert tab.encoding.codec == "utf-8" and tab.encoding.newline == "\r\n"
@@ -86,20 +86,20 @@ def test_saving_over_a_file_another_program_changed_asks(qtbot, qasync_loop, app
     type_at_end(qtbot, tab, "Mine.")
     draft.write_text("Chapter one, edited elsewhere.\n")
     window.prompts.disk_answer = "cancel"
-    assert not window.save(tab)
+    assert not window.documents.save(tab)
     assert window.prompts.asked[-1] == ("disk_changed", ("chapter.txt", "changed", True))
     assert draft.read_text() == "Chapter one, edited elsewhere.\n"
     window.prompts.disk_answer = "reload"
-    assert not window.save(tab)
+    assert not window.documents.save(tab)
     assert tab.text() == "Chapter one, edited elsewhere.\n" and not tab.is_modified()
     tab.editor.undo()  # the writer's version is one undo away
     assert tab.text() == "Chapter one.\nMine."
     window.prompts.disk_answer = "keep"
-    assert window.save(tab)
+    assert window.documents.save(tab)
     assert draft.read_text() == "Chapter one.\nMine."
     asked = len(window.prompts.asked)
     type_at_end(qtbot, tab, " More.")
-    assert window.save(tab) and len(window.prompts.asked) == asked  # our own save is not a change
+    assert window.documents.save(tab) and len(window.prompts.asked) == asked  # our own save is not a change
 
 
 def test_a_deleted_file_is_not_silently_recreated(qtbot, qasync_loop, app_paths, tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_a_deleted_file_is_not_silently_recreated(qtbot, qasync_loop, app_paths,
     tab = window.open_path(draft)
     draft.unlink()
     window.prompts.disk_answer = "cancel"
-    assert not window.save(tab) and not draft.exists()
+    assert not window.documents.save(tab) and not draft.exists()
     assert window.prompts.asked[-1] == ("disk_changed", ("gone.txt", "deleted", True))
 
 
@@ -120,13 +120,13 @@ def test_regaining_focus_offers_reload_once(qtbot, qasync_loop, app_paths, tmp_p
     tab = window.open_path(draft)
     draft.write_text("Roses are red.\n")
     window.prompts.disk_answer = "cancel"  # decide later
-    window.check_disk_changes()
+    window.documents.check_disk_changes()
     assert window.prompts.asked[-1] == ("disk_changed", ("poem.txt", "changed", False))
-    window.check_disk_changes()
+    window.documents.check_disk_changes()
     assert len([a for a in window.prompts.asked if a[0] == "disk_changed"]) == 1  # not at every focus change
     draft.write_text("Roses are red, violets blue.\n")
     window.prompts.disk_answer = "reload"
-    window.check_disk_changes()
+    window.documents.check_disk_changes()
     assert tab.text() == "Roses are red, violets blue.\n" and not tab.is_modified()
 
 
@@ -150,7 +150,7 @@ def test_focus_in_checks_the_disk(qtbot, qasync_loop, app_paths, tmp_path: Path)
 def test_a_malformed_recovery_copy_does_not_hide_a_valid_one(qtbot, qasync_loop, app_paths) -> None:
     window = make_window(qtbot, app_paths, will_crash=True)
     qtbot.keyClicks(window.current_editor(), "keep me")
-    window.autosave()
+    window.documents.autosave()
     crash(window)
     from cw_desktop.core.documents import pid_alive
 
@@ -161,7 +161,7 @@ def test_a_malformed_recovery_copy_does_not_hide_a_valid_one(qtbot, qasync_loop,
     later = make_window(qtbot, app_paths)
     # The real liveness check for other sessions (it raised TypeError on "not-a-number"); the
     # crashed window ran in this very process, so its pid counts as gone.
-    restored = later.restore_from_crash(is_alive=lambda pid: pid != os.getpid() and pid_alive(pid))
+    restored = later.documents.restore_from_crash(is_alive=lambda pid: pid != os.getpid() and pid_alive(pid))
     assert [t.text() for t in restored] == ["keep me"]
     error = next(text for kind, text in later.prompts.asked if kind == "error")
     assert "0badc0de" in error and "pid" in error
@@ -185,8 +185,8 @@ def test_bad_recent_files_do_not_break_open_and_save_as(qtbot, qasync_loop, app_
     window = make_window(qtbot, app_paths, Settings.load(app_paths.settings_file))
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: ([], "")))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: ("", "")))
-    window.open_dialog()  # TypeError before: Path(1)
-    assert window.save_as() is False
+    window.documents.open_dialog()  # TypeError before: Path(1)
+    assert window.documents.save_as() is False
 
 
 # -- autosave ------------------------------------------------------------------------------------
@@ -220,10 +220,10 @@ def test_a_large_document_is_copied_off_the_gui_thread(qtbot, qasync_loop, app_p
     window = make_window(qtbot, app_paths)
     window.current_editor().insertPlainText("The tide came in. " * 20_000)  # 360,000 characters
     threads: list[str] = []
-    real_write = window.recovery.write
-    window.recovery.write = lambda entry: (threads.append(threading.current_thread().name), real_write(entry))
+    real_write = window.documents.recovery.write
+    window.documents.recovery.write = lambda entry: (threads.append(threading.current_thread().name), real_write(entry))
     with qtbot.waitSignal(window.autosaved, timeout=10_000, check_params_cb=lambda n: n == 1):
-        assert window.autosave() == 1
+        assert window.documents.autosave() == 1
     assert threads and threads[0] != threading.main_thread().name
     assert len(list(app_paths.recovery_dir.glob("*.json"))) == 1
 

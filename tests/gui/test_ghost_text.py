@@ -36,7 +36,7 @@ def test_pause_shows_ghost_which_is_never_saved_and_tab_accepts_in_one_undo_step
     assert editor.textCursor().block().layout().preeditAreaText().replace("\u2028", "\n") == ghost
     qtbot.waitUntil(lambda: window.counts.text().startswith("5 words"))
     target = tmp_path / "draft.txt"
-    assert window.save_to(window.current_tab(), target)
+    assert window.documents.save_to(window.current_tab(), target)
     assert target.read_text(encoding="utf-8") == typed
     assert editor.ghost_text() == ghost  # saving does not disturb the suggestion
 
@@ -144,7 +144,7 @@ def test_gui_thread_stays_responsive_while_the_worker_generates(qtbot, window) -
 
 
 def test_auto_suggest_off_means_on_demand_only(qtbot, window) -> None:
-    window.auto_action.trigger()  # switch automatic suggestions off
+    window.main_menu.auto_action.trigger()  # switch automatic suggestions off
     assert window.settings.suggestions.auto_suggest is False
     editor = window.current_editor()
     qtbot.keyClicks(editor, "A quiet line")

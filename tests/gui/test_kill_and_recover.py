@@ -53,12 +53,12 @@ def test_killed_session_is_offered_back_in_full(qtbot, qasync_loop, app_paths, t
     assert manuscript.read_text(encoding="utf-8") == "Mara climbed the steps."  # never written behind our back
 
     window = make_window(qtbot, app_paths)
-    restored = window.restore_from_crash()  # the real liveness check: the killed pid is gone
+    restored = window.documents.restore_from_crash()  # the real liveness check: the killed pid is gone
     assert [tab.title for tab in restored] == ["lamp.txt"]
     tab = restored[0]
     assert tab.text() == "Mara climbed the steps. The lamp went out at midnight."
     assert tab.memory == "Mara narrates." and tab.is_modified()
-    assert window.save(tab)
+    assert window.documents.save(tab)
     assert manuscript.read_text(encoding="utf-8") == "Mara climbed the steps. The lamp went out at midnight."
 
 
@@ -121,7 +121,7 @@ def test_kill_at_any_moment_loses_at_most_a_few_seconds(qtbot, qasync_loop, app_
     assert typed, child.stderr
 
     window = make_window(qtbot, app_paths)
-    restored = window.restore_from_crash()
+    restored = window.documents.restore_from_crash()
     assert [tab.title for tab in restored] == ["lamp.txt"]
     words = restored[0].text().split()
     assert words[:4] == ["Mara", "climbed", "the", "steps."]

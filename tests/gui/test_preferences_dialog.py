@@ -23,10 +23,10 @@ def test_preferences_round_trip_through_the_settings_file(qtbot, qasync_loop, ap
     dialog.key_edits["accept"].setKeySequence(QKeySequence("Ctrl+Return"))
     dialog.accept()
     assert dialog.result() == PreferencesDialog.DialogCode.Accepted
-    window.set_settings(dialog.result_settings())
+    window.preferences.adopt(dialog.result_settings())
 
     assert window.current_editor().font().pointSize() == 19
-    assert window.dark_action.isChecked() and window.autosave_timer.interval() == 12_000
+    assert window.main_menu.dark_action.isChecked() and window.documents.autosave_timer.interval() == 12_000
     assert window.current_editor().keys.accept == "Ctrl+Return"
     reloaded = Settings.load(app_paths.settings_file)
     assert reloaded.problems == []

@@ -11,6 +11,16 @@ from pathlib import Path
 from gui_helpers import make_window
 
 
+def open_model_menu(window) -> list:
+    """The Model menu's entries as a click on it shows them (it lists the models afresh each time)."""
+    menu = window.model_menu
+    assert menu in [a.menu() for a in window.menuBar().actions()]
+    menu.popup(window.mapToGlobal(window.rect().center()))
+    entries = menu.actions()
+    menu.hide()
+    return entries
+
+
 def test_window_appears_before_torch_is_imported(tmp_path: Path) -> None:
     probe = tmp_path / "probe.json"
     env = {**os.environ, "CW_DESKTOP_STARTUP_PROBE": str(probe), "QT_QPA_PLATFORM": "offscreen"}
@@ -46,7 +56,7 @@ def test_switching_models_keeps_the_window_working(qtbot, window, tiny_model_dir
 
 def test_download_without_network_fails_clearly(qtbot, window) -> None:
     with qtbot.waitSignal(window.model_failed, timeout=60_000) as failed:
-        window.download_model("distilgpt2")
+        window.models.download_model("distilgpt2")
     assert "distilgpt2" in failed.args[1] and "Could not download" in failed.args[1]
     assert window.prompts.asked[-1] == ("error", failed.args[1])  # told in a message box too
     assert window.generation.has_model and window.model_status.state == "ready"  # still suggesting
@@ -58,8 +68,7 @@ def test_model_menu_lists_fine_tuned_models_and_the_dialog_hooks(qtbot, window, 
     tuned = app_paths.models_dir / "austen-tune"
     shutil.copytree(tiny_model_dir, tuned)
     (tuned / "report.json").write_text(json.dumps({"name": "Austen", "base_model": "bundled"}))
-    window._fill_model_menu()
-    labels = [a.text() for a in window.model_menu.actions()]
+    labels = [a.text() for a in open_model_menu(window)]
     assert any(label.startswith("Austen") for label in labels)
     for entry in ("Fine-tune on a folder…", "Model manager…", "Suggestion history…", "Open model folder…"):
         assert entry in labels
@@ -102,8 +111,7 @@ def test_creative_draft_can_be_stopped(qtbot, window) -> None:
 
 def test_fine_tuning_dialogs_open_from_the_model_menu(qtbot, qasync_loop, app_paths) -> None:
     window = make_window(qtbot, app_paths)
-    window._fill_model_menu()
-    actions = {a.text(): a for a in window.model_menu.actions()}
+    actions = {a.text(): a for a in open_model_menu(window)}
     for label, class_name in (("Fine-tune on a folder…", "FineTuneDialog"), ("Model manager…", "ModelManagerDialog"),
                               ("Suggestion history…", "SuggestionHistoryDialog")):
         before = set(window.findChildren(object))
@@ -119,5 +127,5 @@ def test_a_broken_dialog_module_is_reported_not_fatal(qtbot, qasync_loop, app_pa
     window = make_window(qtbot, app_paths)
     warnings: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
-    assert window.open_dialog_module("cw_desktop.dialogs.not_there", "Nope", with_settings=False) is None
+    assert window.models.open_dialog_module("cw_desktop.dialogs.not_there", "Nope", with_settings=False) is None
     assert warnings and "Nope could not be opened" in warnings[0]

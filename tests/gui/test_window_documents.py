@@ -21,7 +21,7 @@ def test_open_edit_save_keeps_encoding_and_line_endings(qtbot, qasync_loop, app_
     tab.editor.setTextCursor(cursor)
     qtbot.keyClicks(tab.editor, "More.")
     assert tab.is_modified() and window.isWindowModified()
-    assert window.save(tab)
+    assert window.documents.save(tab)
     assert draft.read_bytes() == "Caf\xe9 scene.\r\nMore.".encode("latin-1")
     assert not tab.is_modified()
     assert window.settings.editor.recent_files[0] == str(draft.resolve())
@@ -61,7 +61,7 @@ def test_memory_is_kept_per_document(qtbot, qasync_loop, app_paths, tmp_path: Pa
     assert window.generation_panel.memory.toPlainText() == ""
     window.tabs.setCurrentIndex(0)
     assert window.generation_panel.memory.toPlainText() == "Anne: shy."
-    window._store_memory()
+    window.documents.store_memory()
     assert sorted(p.name for p in manuscripts.iterdir()) == ["a.txt", "b.txt"]  # nothing beside the files
     other = make_window(qtbot, app_paths)
     other.open_path(first)
@@ -80,7 +80,7 @@ def test_autosave_then_crash_then_restore(qtbot, qasync_loop, app_paths, tmp_pat
     tab.editor.setTextCursor(cursor)
     qtbot.keyClicks(tab.editor, "It rained.")
     window.generation_panel.memory.setPlainText("Setting: Bath, 1811.")
-    window.new_document()
+    window.documents.new_document()
     qtbot.keyClicks(window.current_editor(), "A brand new idea")
     # The real timer does it: no explicit call.
     with qtbot.waitSignal(window.autosaved, timeout=5_000, check_params_cb=lambda n: n == 2):
@@ -91,7 +91,7 @@ def test_autosave_then_crash_then_restore(qtbot, qasync_loop, app_paths, tmp_pat
     crash(window)
 
     restored = make_window(qtbot, app_paths)
-    tabs = restored.restore_from_crash(is_alive=lambda pid: False)
+    tabs = restored.documents.restore_from_crash(is_alive=lambda pid: False)
     assert restored.prompts.asked[0][0] == "recover"
     texts = {t.title: t for t in restored.document_tabs()}
     assert texts["novel.txt"].text() == "Chapter one.\nIt rained." and texts["novel.txt"].path == saved.resolve()
@@ -100,22 +100,22 @@ def test_autosave_then_crash_then_restore(qtbot, qasync_loop, app_paths, tmp_pat
     assert len(tabs) == 2 and len(restored.document_tabs()) == 2  # the blank tab was reused
     # The copies now belong to the new session (re-protected, old ones removed).
     assert len(list(app_paths.recovery_dir.glob("*.json"))) == 2
-    assert restored.restore_from_crash() == []  # they belong to this live session now
-    restored.save(texts["novel.txt"])
+    assert restored.documents.restore_from_crash() == []  # they belong to this live session now
+    restored.documents.save(texts["novel.txt"])
     assert saved.read_text() == "Chapter one.\nIt rained."
 
 
 def test_declining_recovery_can_keep_or_discard_copies(qtbot, qasync_loop, app_paths) -> None:
     window = make_window(qtbot, app_paths, will_crash=True)
     qtbot.keyClicks(window.current_editor(), "keep me")
-    window.autosave()
+    window.documents.autosave()
     crash(window)
     later = make_window(qtbot, app_paths)
     later.prompts.recover_answer = "later"
-    assert later.restore_from_crash(is_alive=lambda pid: False) == []
+    assert later.documents.restore_from_crash(is_alive=lambda pid: False) == []
     assert len(list(app_paths.recovery_dir.glob("*.json"))) == 1
     later.prompts.recover_answer = "discard"
-    later.restore_from_crash(is_alive=lambda pid: False)
+    later.documents.restore_from_crash(is_alive=lambda pid: False)
     assert list(app_paths.recovery_dir.glob("*.json")) == []
 
 

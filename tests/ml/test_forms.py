@@ -33,3 +33,10 @@ def test_a_model_with_a_chat_template_is_asked_for_the_form() -> None:
 
 def test_a_model_without_one_keeps_the_document_framing() -> None:
     assert chat_preamble(SimpleNamespace(chat_template=None), "poem", "The Lighthouse") is None
+
+
+def test_a_chat_framed_piece_starts_from_the_plain_title() -> None:
+    from cw_desktop.ml.generation import form_prompt
+
+    assert form_prompt("dialogue", "The Lighthouse")[0].endswith("“")  # document framing opens a speech
+    assert form_prompt("dialogue", "The Lighthouse", chat=True)[0] == "The Lighthouse\n\n"

@@ -73,7 +73,8 @@ def test_hub_model_is_never_downloaded_without_asking(app_paths) -> None:
 
 
 def test_download_in_offline_mode_says_so(app_paths, monkeypatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # The writer started cw_desktop with HF_HUB_OFFLINE=1 (recorded at start-up, cw_desktop/core/offline.py).
+    monkeypatch.setenv("CW_DESKTOP_USER_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="offline"):
         load_model("distilgpt2", app_paths, allow_download=True)
 

@@ -111,13 +111,17 @@ def test_highly_compressed_member_is_refused_even_under_a_large_limit(tmp_path: 
 
 # -- named pipes, sockets, devices -----------------------------------------------------------------
 
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+
+
+@needs_fifo
 @pytest.mark.timeout(20)
 def test_named_pipe_and_socket_are_never_opened(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "chapter.txt")
+    (tmp_path / "story.txt").write_text(PROSE)
     server = socket.socket(socket.AF_UNIX)
     try:
         server.bind(str(tmp_path / "notes.md"))
-        (tmp_path / "story.txt").write_text(PROSE)
         results = by_path(load_corpus(tmp_path))
     finally:
         server.close()
@@ -126,6 +130,7 @@ def test_named_pipe_and_socket_are_never_opened(tmp_path: Path) -> None:
     assert results["story.txt"].status == "used"
 
 
+@needs_fifo
 @pytest.mark.timeout(20)
 def test_a_file_swapped_for_a_pipe_after_listing_does_not_hang(tmp_path: Path) -> None:
     pipe = tmp_path / "chapter.txt"
@@ -266,3 +271,14 @@ def test_models_list_shows_whole_keys(tmp_path: Path, capsys: pytest.CaptureFixt
     assert row.startswith(str(model) + " ")
     catalog_row = next(line for line in lines if line.startswith("distilgpt2 "))
     assert lines[0].index("NAME") == row.index(model.name, len(str(model))) == catalog_row.index("DistilGPT-2")
+
+
+def test_train_on_a_folder_with_an_undecodable_name_reports_not_crashes(
+        latin1_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in os.listdir(latin1_folder):
+        (latin1_folder / name).write_text("A short idea for a story about the sea.\n" * 20)
+    code = cli(tmp_path, "train", str(latin1_folder), "--base", str(tmp_path / "none"), "--json-progress")
+    out, err = capsys.readouterr()
+    events = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and events[-1]["event"] == "error" and "Not enough text" in events[-1]["message"]
+    assert "Traceback" not in err

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QDialog, QFrame, QHBoxLayout, QLabel, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDialog, QFrame, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from cw_desktop.core.model_registry import (InterruptedRun, RegistryError, discard_run, list_interrupted_runs,
                                             list_models, rename_model, save_run_options, unique_model_folder)
@@ -24,17 +23,19 @@ from cw_desktop.core.settings import Settings
 from cw_desktop.dialogs import questions
 from cw_desktop.dialogs.finetune.common import ERROR_STYLE, rough_duration
 from cw_desktop.dialogs.finetune.folder_page import FolderPage
-from cw_desktop.dialogs.finetune.model_page import DEFAULT_EVAL_SHARE, ModelPage
+from cw_desktop.dialogs.finetune.model_page import ModelPage
 from cw_desktop.dialogs.finetune.results import ResultsView
 from cw_desktop.dialogs.finetune.training_page import TrainingPage
 from cw_desktop.dialogs.widgets import button, button_row
-from cw_desktop.workers.scan_worker import ScanWorker, plan_from_counts
+from cw_desktop.workers.scan_worker import DEFAULT_EVAL_SHARE, ScanWorker, plan_from_counts
 from cw_desktop.workers.threads import start_owned, stop_worker
 from cw_desktop.workers.training_process import TrainingProcess, cli_prefix, path_options, train_arguments
 
 STEP_TITLES = ("Folder", "Model", "Training", "Results")
 # How long closing the editor waits for a cancelled trainer to save its checkpoint.
 CLOSE_WAIT_MS = 60_000
+# Closing the dialog waits this long for a scan to stop; a scan busy counting a big folder's tokens
+# finishes in the background (stop_worker keeps its thread referenced).
 SCAN_STOP_WAIT_MS = 2_000
 
 

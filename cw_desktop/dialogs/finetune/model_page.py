@@ -10,8 +10,8 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QVBoxLayout, QWidget)
 
 from cw_desktop.dialogs.finetune.common import muted
+from cw_desktop.workers.scan_worker import DEFAULT_EVAL_SHARE
 
-DEFAULT_EVAL_SHARE = 0.10  # = cw_desktop.ml.dataset.DEFAULT_EVAL_SHARE (dialogs do not import ml/)
 MODE_CHOICES = (
     ("lora", "LoRA adapters", "Trains small add-on matrices: the fastest on a CPU and needs the least memory."),
     ("top", "Top layers", "Trains only the last few layers: fast, a lighter touch on the style."),
