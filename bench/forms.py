@@ -21,7 +21,8 @@ TITLES = ("The Lighthouse", "A Letter from Bath", "Winter Orchard", "The Last Co
 TOKENS = {"poem": 120, "dialogue": 160, "story": 160}
 
 
-def run(quick: bool = False, seeds: int = 1, framings: tuple[str, ...] = ("document", "chat")) -> Section:
+def run(quick: bool = False, seeds: int = 1, framings: tuple[str, ...] = ("document", "chat"),
+        only: tuple[str, ...] = ()) -> Section:
     from cw_desktop.ml.forms import FORM_CHECKS
     from cw_desktop.ml.generation import Generator, form_prompt
 
@@ -32,6 +33,8 @@ def run(quick: bool = False, seeds: int = 1, framings: tuple[str, ...] = ("docum
     section = Section("10. Forms of \"Write a piece\"", ".venv/bin/python bench/forms.py")
     rows, examples, data = [], [], {}
     for form, check in FORM_CHECKS.items():
+        if only and form not in only:
+            continue
         for framing in framings:
             passed = total = 0
             for title in titles:
@@ -39,7 +42,9 @@ def run(quick: bool = False, seeds: int = 1, framings: tuple[str, ...] = ("docum
                     prompt, settings = form_prompt(form, title, chat=framing == "chat")
                     settings = replace(settings, max_new_tokens=TOKENS[form], seed=seed)
                     text = engine.write(prompt, settings, form=form if framing == "chat" else None).text
-                    piece = text  # the title line would count as a short line for both framings
+                    # The piece without its title line (a short line either way), with an opening
+                    # the prompt gave (a quotation mark, a speaker label).
+                    piece = prompt.split("\n\n", 1)[-1] + text
                     total += 1
                     passed += check(piece)
                     if seed == 0 and title == titles[0]:
@@ -62,8 +67,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--framings", default="document,chat")
+    parser.add_argument("--forms", default="", help="comma-separated: poem,dialogue,story (default all)")
     args = parser.parse_args()
-    run(args.quick, args.seeds, tuple(args.framings.split(","))).save("forms")
+    section = run(args.quick, args.seeds, tuple(args.framings.split(",")), tuple(filter(None, args.forms.split(","))))
+    section.save("forms" if not args.forms else "forms_partial")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ class GenerationSettings:
     seed: int | None = None
     alternatives: int = 1
     stop: str = "sentence"
-    # Ghost text (alternative 0) takes the most likely words: sampling it at temperature 0.8 threw
-    # away ~40% of the typing it saves (bench/keystrokes.py). Alternatives 1.. keep the temperature.
+    # Ghost text (alternative 0) takes the most likely words, greedily and without the repetition
+    # penalty: sampling it at temperature 0.8 threw away a third of the typing it saves
+    # (bench/keystrokes.py). Alternatives 1.. keep the temperature and penalty for variety.
     greedy_first: bool = True
 
     def validated(self) -> "GenerationSettings":

@@ -13,6 +13,11 @@ from cw_desktop.core.text_encoding import UTF8, TextEncoding
 from cw_desktop.gui.editor import GhostTextEditor
 
 
+# DocumentTab.recovered_revision values that are not a document revision (revisions are >= 0).
+NO_RECOVERY_COPY = -1  # no up-to-date recovery copy: the next autosave writes one
+NOTHING_TO_RECOVER = -2  # the file on disk is current and its recovery copy was removed
+
+
 class DocumentTab(QWidget):
     def __init__(self, keys: KeySettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -24,8 +29,9 @@ class DocumentTab(QWidget):
         self.disk_stamp: DiskStamp | None = None
         self.memory = ""
         self.untitled_name = "Untitled"
-        # document().revision() at the last recovery copy: unchanged means nothing new to protect.
-        self.recovered_revision = -1
+        # document().revision() at the last recovery copy (unchanged: nothing new to protect), or
+        # NO_RECOVERY_COPY / NOTHING_TO_RECOVER.
+        self.recovered_revision = NO_RECOVERY_COPY
         self.writing_request: int | None = None  # set while the model streams a draft into this tab
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

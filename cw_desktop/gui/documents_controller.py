@@ -23,7 +23,7 @@ from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.settings import Settings
 from cw_desktop.gui.autosave import AutosaveScheduler, RecoveryWriter
 from cw_desktop.gui.document_safety import check_before_save, review_disk_changes, save_document
-from cw_desktop.gui.document_tab import DocumentTab
+from cw_desktop.gui.document_tab import NO_RECOVERY_COPY, NOTHING_TO_RECOVER, DocumentTab
 from cw_desktop.gui.prompts import broken_recovery_message
 
 FILE_FILTER = "Text (*.txt *.md *.markdown *.text);;All files (*)"
@@ -223,7 +223,7 @@ class DocumentsController(QObject):
         tab.path, tab.disk_stamp = Path(path).resolve(), stamp
         tab.editor.document().setModified(False)
         self.recovery_writer.remove(tab.doc_id)
-        tab.recovered_revision = -1
+        tab.recovered_revision = NO_RECOVERY_COPY
         if tab.memory.strip():
             self.memories.save(tab.path, tab.memory)
         self._add_recent(tab.path)
@@ -276,7 +276,7 @@ class DocumentsController(QObject):
         if tab is None:
             return
         tab.memory = text
-        tab.recovered_revision = -1  # the recovery copy carries the Memory too
+        tab.recovered_revision = NO_RECOVERY_COPY  # the recovery copy carries the Memory too
         self.memory_timer.start()
         self.autosave_scheduler.poke()
 
@@ -301,9 +301,9 @@ class DocumentsController(QObject):
         for tab in self.document_tabs():
             document = tab.editor.document()
             if not document.isModified() and not (tab.path is None and tab.memory.strip()):
-                if tab.recovered_revision != -2:
+                if tab.recovered_revision != NOTHING_TO_RECOVER:
                     self.recovery_writer.remove(tab.doc_id)
-                    tab.recovered_revision = -2  # nothing to protect: the file on disk is current
+                    tab.recovered_revision = NOTHING_TO_RECOVER
                 continue
             if tab.recovered_revision == document.revision():
                 continue
@@ -315,7 +315,7 @@ class DocumentsController(QObject):
     def _on_recovery_written(self, written: int, errors: dict) -> None:
         for tab in self.document_tabs():
             if tab.doc_id in errors:
-                tab.recovered_revision = -1  # try again next time
+                tab.recovered_revision = NO_RECOVERY_COPY  # try again next time
         if errors:
             self.notice.emit(f"Autosave failed: {next(iter(errors.values()))}", 8000)
         self.autosaved.emit(written)

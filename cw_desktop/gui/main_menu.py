@@ -138,7 +138,7 @@ class MainMenu(QObject):
             action.setShortcut(QKeySequence(shortcut))
         action.setCheckable(checkable)
         # A toggle's slot gets the new state; any other slot no arguments (PySide would otherwise
-        # hand `checked` to the first optional parameter: save(tab=False)).
+        # hand `checked` to the slot's first optional parameter).
         action.triggered.connect(slot if checkable else (lambda: slot()))
         menu.addAction(action)
         self.owner.addAction(action)  # shortcuts keep working while the menu bar is hidden (full screen)

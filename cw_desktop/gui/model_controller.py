@@ -20,7 +20,7 @@ from qasync import asyncSlot
 from cw_desktop.core.catalog import load_catalog
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.settings import Settings
-from cw_desktop.gui.model_menu import ModelMenu, download_size_mb
+from cw_desktop.gui.model_menu import DialogFactory, ModelMenu, download_size_mb
 from cw_desktop.gui.status_widgets import ModelStatus
 from cw_desktop.workers.generation_worker import GenerationWorker
 from cw_desktop.workers.model_loader import ModelLoaderWorker, describe_model
@@ -53,8 +53,7 @@ class ModelController(QObject):
         self.menu.download_requested.connect(self._ask_download)
         self.menu.open_folder_requested.connect(self._open_model_folder)
         self.menu.show_models_folder_requested.connect(lambda: self._reveal(self.paths.models_dir))
-        self.menu.dialog_requested.connect(
-            lambda module, name, with_settings: self.open_dialog_module(module, name, with_settings=with_settings))
+        self.menu.dialog_requested.connect(self.open_dialog)
         status.choose_model.connect(self._popup_menu)
 
     # -- loading -------------------------------------------------------------------------------------
@@ -149,18 +148,13 @@ class ModelController(QObject):
         folder.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
-    def open_dialog_module(self, module_name: str, class_name: str, *, with_settings: bool) -> QWidget | None:
-        """Open one of the fine-tuning dialogs (imported only when asked for: they pull in QtCharts)."""
-        import importlib
-
+    def open_dialog(self, label: str, factory: DialogFactory) -> QWidget | None:
+        """Open one of the Model menu's dialogs (model_menu.DIALOGS); None when it could not be built."""
         try:
-            module = importlib.import_module(module_name)
-            dialog_class = getattr(module, class_name)
-            args = (self.paths, self.settings) if with_settings else (self.paths,)
-            dialog = dialog_class(*args, parent=self.dialog_parent)
+            dialog = factory(self.paths, self.settings, self.dialog_parent)
         except Exception as exc:  # noqa: BLE001 - a broken dialog must not take the editor down
             QMessageBox.warning(self.dialog_parent, "Not available",
-                                f"{class_name} could not be opened: {type(exc).__name__}: {exc}")
+                                f"{label.rstrip('…')} could not be opened: {type(exc).__name__}: {exc}")
             return None
         signal = getattr(dialog, "use_model_requested", None)
         if signal is not None:
@@ -171,7 +165,7 @@ class ModelController(QObject):
 
     # -- stopping ------------------------------------------------------------------------------------
     def cancel_download(self) -> None:
-        self.loader.cancel_download()
+        self.loader.cancel()
 
     def stop(self, timeout_ms: int) -> bool:
         """Stop the loader thread; False when a model load is still running (it cannot be interrupted)."""

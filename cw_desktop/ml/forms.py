@@ -17,7 +17,6 @@ from typing import Any
 INSTRUCTIONS = {
     "poem": "Write a short poem{about}: three stanzas of four short lines each, with a blank line "
             "between stanzas. Reply with the poem only.",
-    # The document framing opens the dialogue with a quotation mark, so ask for novel-style turns.
     "dialogue": "Write a short scene of dialogue between two characters{about}. Each speech is its own "
                 "paragraph in quotation marks, as in a novel, and the speakers take turns. "
                 "Reply with the dialogue only.",

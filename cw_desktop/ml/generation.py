@@ -494,7 +494,9 @@ class Generator:
         # than decoding them one after another. Alternative 0 decodes alone first so its first
         # token reaches the writer as early as possible.
         spare = self._fork_cache() if settings.alternatives > 1 else None
-        first = replace(settings, temperature=0.0) if settings.greedy_first else settings
+        # Ghost text: greedy and unpenalised (bench/keystrokes.py: sampling at 0.8 saved 6.7% of the
+        # typing, greedy 10.0%; a 1.15 repetition penalty on greedy cost 0.8 points).
+        first = replace(settings, temperature=0.0, repetition_penalty=1.0) if settings.greedy_first else settings
         results = self._decode_loop(logits, self._cache, prompt, first, 0, on_token, should_stop, generator,
                                     started, ahead=ahead)
         # Forget generated tokens (the next context may not contain them), and the speculative
@@ -736,7 +738,7 @@ def form_prompt(form: str, title_or_first_line: str, *, chat: bool = False) -> t
         prompt = template.format(title=heading)
     settings = replace(PRESETS[preset_name], max_new_tokens=length, stop="none")
     if form == "dialogue" and not is_first_line and not chat:
-        prompt += "“"
+        prompt += "“"  # a document-framed dialogue starts with a speech
     return prompt, settings
 
 

@@ -382,6 +382,7 @@ def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
     started = time.perf_counter()
     folder, entry = resolve_folder(spec, paths, allow_download=allow_download, on_progress=on_progress)
     config = check_model_folder(folder)
+    refuse_custom_code(folder)  # before any backend reads it: its own code is never run
     backend_note = ""
     if backend != "torch" and not quantize:
         from cw_desktop.ml.backends.selection import FastBackendUnavailable, load_fast
@@ -395,7 +396,6 @@ def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
     import torch
 
     quiet_transformers()
-    refuse_custom_code(folder)
     try:
         tokenizer = auto_tokenizer(folder)
     except ModelLoadError:
@@ -435,7 +435,7 @@ def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
                        backend_note=backend_note)
 
 
-def _load_adapter_model(folder: Path, paths: AppPaths) -> Any:
+def _load_adapter_model(folder: Path, paths: AppPaths | None = None) -> Any:
     """A LoRA adapter folder: load its base model as any other spec, then merge the adapter.
 
     The base is resolved here rather than by peft, which would fetch a hub id from the network.
@@ -452,7 +452,7 @@ def _load_adapter_model(folder: Path, paths: AppPaths) -> Any:
         raise ModelLoadError(f"The LoRA adapter in {folder} does not name its base model "
                              "(adapter_config.json has no base_model_name_or_path)")
     try:
-        base_folder, _entry = resolve_folder(base, paths)
+        base_folder, _entry = resolve_folder(base, paths or AppPaths.default())
         check_model_folder(base_folder)
     except ModelLoadError as exc:
         raise ModelLoadError(f"The LoRA adapter in {folder} needs its base model '{base}': {exc}") from None

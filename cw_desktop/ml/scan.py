@@ -16,7 +16,7 @@ from typing import Any
 
 from cw_desktop.core.model_registry import RegistryError, read_report
 from cw_desktop.core.paths import AppPaths
-from cw_desktop.ml.corpus import ScanCancelled, load_corpus
+from cw_desktop.ml.corpus import Corpus, ScanCancelled, load_corpus
 from cw_desktop.ml.plan import ModelInfo, decoder_blocks, plan_from_counts
 
 __all__ = ["BaseModelFacts", "FolderText", "ScanCancelled", "assemble_report", "base_model_facts", "count_tokens",
@@ -65,7 +65,7 @@ def base_model_facts(spec: str, paths: AppPaths) -> BaseModelFacts:
 class FolderText:
     """The corpus and its held-out split (None with `refusal` when the folder cannot be trained on)."""
 
-    corpus: Any  # cw_desktop.ml.corpus.Corpus
+    corpus: Corpus
     split: Any | None  # cw_desktop.ml.dataset.Split
     refusal: str | None
     eval_share: float

@@ -41,9 +41,6 @@ class ModelLoaderWorker(Worker):
         self.begin()
         self._download_requested.emit(spec)
 
-    def cancel_download(self) -> None:  # the window's name for it until the controller split renames the call
-        self.cancel()
-
     # -- worker thread -----------------------------------------------------------------------------
     @Slot(str)
     def _load(self, spec: str) -> None:

@@ -127,5 +127,8 @@ def test_a_broken_dialog_module_is_reported_not_fatal(qtbot, qasync_loop, app_pa
     window = make_window(qtbot, app_paths)
     warnings: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
-    assert window.models.open_dialog_module("cw_desktop.dialogs.not_there", "Nope", with_settings=False) is None
-    assert warnings and "Nope could not be opened" in warnings[0]
+    def broken(paths, settings, parent):
+        from cw_desktop.dialogs import not_there  # noqa: F401 - a dialog module that fails to import
+
+    assert window.models.open_dialog("Nope…", broken) is None
+    assert warnings and "Nope could not be opened" in warnings[0] and "not_there" in warnings[0]

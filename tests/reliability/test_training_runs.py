@@ -282,3 +282,40 @@ def test_locks_are_released_when_a_run_ends(tmp_path, tiny_model_dir, app_paths)
     with pytest.raises(ValueError, match="already exists and is not empty"):
         tr.train(config)  # the lock is free again: the ordinary check answers
     assert not output_lock_file(output).exists()
+
+
+def test_the_cli_reports_a_full_disk_in_one_line_and_the_run_resumes(tmp_path, tiny_model_dir, monkeypatch,
+                                                                      capsys) -> None:
+    from cw_desktop.app import main
+
+    folder = write_manuscripts(tmp_path / "manuscripts")
+    data = tmp_path / "data"
+    args = ["--data", str(data), "train", str(folder), "--base", str(tiny_model_dir), "--mode", "full",
+            "--max-steps", "4", "--block-size", "32", "--no-samples", "--checkpoint-minutes", "0.0001",
+            "--output", str(tmp_path / "tuned")]
+    real_save = torch.save
+    calls = []
+
+    def full_after_the_first(obj, target, *a, **kw):
+        calls.append(target)
+        if len(calls) > 1:
+            raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing "
+                               "file data/3: file write failed")
+        return real_save(obj, target, *a, **kw)
+
+    from cw_desktop.core import disk_space
+
+    monkeypatch.setattr(torch, "save", full_after_the_first)
+    monkeypatch.setattr(disk_space, "free_bytes", lambda path: 0)
+    assert main([*args, "--json-progress"]) == 1
+    captured = capsys.readouterr()
+    error = json.loads(captured.out.splitlines()[-1])
+    assert error["event"] == "error" and error["message"].startswith("No space left on ")
+    assert "previous checkpoint is kept" in error["message"] and "inline_container" not in error["message"]
+    assert "Traceback" not in captured.err
+    run_dir = next((data / "runs").iterdir())
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(".checkpoint")] == []
+    monkeypatch.setattr(torch, "save", real_save)
+    monkeypatch.undo()
+    assert main([*args, "--resume"]) == 0  # the step-1 checkpoint was kept and resumes
+    assert (tmp_path / "tuned" / "report.json").is_file()

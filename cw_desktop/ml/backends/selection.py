@@ -86,14 +86,13 @@ def converted_gguf(folder: Path, paths: AppPaths, on_progress: ProgressCallback 
 
 def _torch_model(folder: Path) -> tuple[Any, Any]:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from cw_desktop.ml.loading import _load_adapter_model
+    from cw_desktop.ml.loading import _load_adapter_model, auto_causal_lm, auto_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    tokenizer = auto_tokenizer(folder)  # never the model's own code, never the network
     if (folder / "adapter_config.json").is_file():
         return _load_adapter_model(folder), tokenizer
-    return AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32), tokenizer
+    return auto_causal_lm(folder, dtype=torch.float32), tokenizer
 
 
 def load_fast(spec: str, folder: Path, entry: CatalogEntry | None, config: dict[str, Any], paths: AppPaths,
@@ -103,16 +102,16 @@ def load_fast(spec: str, folder: Path, entry: CatalogEntry | None, config: dict[
         raise FastBackendUnavailable("llama.cpp is not installed (pip install 'cw-desktop[fast]')")
     if config.get("model_type") not in ("llama", "gpt2") and not (folder / "adapter_config.json").is_file():
         raise FastBackendUnavailable(f"no GGUF converter for the '{config.get('model_type')}' architecture")
-    from transformers import AutoTokenizer
-
     from cw_desktop.ml.backends.llamacpp import LlamaCppModel
-    from cw_desktop.ml.loading import quiet_transformers
+    from cw_desktop.ml.loading import auto_tokenizer, quiet_transformers
 
     quiet_transformers()
     gguf = find_bundled_gguf() if spec == BUNDLED else converted_gguf(folder, paths, on_progress)
     _report(on_progress, 0.9, "Loading the model")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        tokenizer = auto_tokenizer(folder)
+    except ModelLoadError:
+        raise
     except Exception as exc:  # noqa: BLE001 - the message names the folder
         raise ModelLoadError(f"The tokenizer in {folder} could not be read: {exc}") from None
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
