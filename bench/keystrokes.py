@@ -147,10 +147,16 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=WORDS_PER_WRITER)
     parser.add_argument("--configs", help="comma-separated: " + ",".join(configs()))
     parser.add_argument("--model", default="bundled")
+    parser.add_argument("--ngram-weights", help="override project_ngrams.ORDER_WEIGHT, e.g. 2:0.35,3:0.55,4:0.7")
     args = parser.parse_args()
+    if args.ngram_weights:
+        from cw_desktop.ml import project_ngrams
+
+        project_ngrams.ORDER_WEIGHT.update({int(k): float(v) for k, v in
+                                            (pair.split(":") for pair in args.ngram_weights.split(","))})
     section = run(args.quick, tuple(args.writers.split(",")), args.words,
                   args.configs.split(",") if args.configs else None, args.model)
-    section.save("keystrokes")
+    section.save("keystrokes" if not args.ngram_weights else "keystrokes_tuning")
 
 
 if __name__ == "__main__":

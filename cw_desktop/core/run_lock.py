@@ -33,6 +33,8 @@ class LockOwner:
     process_start: str = ""  # the kernel's start time of pid (Linux), to tell a reused pid apart
 
     def is_alive(self) -> bool:
+        if self.pid <= 0:  # an unreadable lock file (0 and -1 would mean "process group" to kill())
+            return False
         if self.host != socket.gethostname():
             return True
         if not pid_alive(self.pid):

@@ -19,6 +19,7 @@ it is the prompt the engine already tokenised, scanned with numpy per step (~1,0
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -149,3 +150,40 @@ class ProjectVocabulary:
             index = ids[keep]
             mixed[row, index] = np.log(np.exp(mixed[row, index]) + weight / (1.0 - weight) * cache_probs[keep])
         return torch.from_numpy(mixed.astype(np.float32, copy=False))
+
+
+MAX_PROJECT_FILES = 200
+MAX_PROJECT_BYTES = 8_000_000
+
+
+def project_texts(folder: Any, exclude: Any = None) -> list[str]:
+    """The writer's other manuscripts beside a document (its folder, not sub-folders), for
+    Generator.set_project_texts: every readable format, at most MAX_PROJECT_FILES files and
+    MAX_PROJECT_BYTES in all, `exclude` (the open document itself, read live from the editor) skipped.
+    Unreadable files are passed over: this only ever adds suggestions."""
+    from pathlib import Path
+
+    from cw_desktop.ml.readers import extract_text, format_of, is_hidden_name, read_bytes_readonly
+
+    texts: list[str] = []
+    budget = MAX_PROJECT_BYTES
+    skip = Path(exclude).resolve() if exclude else None
+    try:
+        entries = sorted(Path(folder).iterdir())[:MAX_PROJECT_FILES * 4]
+    except OSError:
+        return texts
+    for path in entries:
+        fmt = format_of(path)
+        if len(texts) >= MAX_PROJECT_FILES or budget <= 0:
+            break
+        if fmt is None or is_hidden_name(path.name) or not path.is_file() or path.resolve() == skip:
+            continue
+        try:
+            data = read_bytes_readonly(path, budget)
+            text = extract_text(data, fmt)
+        except Exception:  # noqa: BLE001 - a broken neighbour must not stop the writer's suggestions
+            continue
+        budget -= len(data)
+        if text.strip():
+            texts.append(text)
+    return texts

@@ -211,6 +211,27 @@ def test_cancel_keeps_the_checkpoint_and_resume_finishes(qtbot, app_paths, tiny_
     assert not app_paths.runs_dir.exists() or not any(app_paths.runs_dir.iterdir())
 
 
+def test_resume_clicked_while_the_stopped_trainer_still_exits_waits_for_it(qtbot, app_paths, tiny_model_dir,
+                                                                          writing, answers, monkeypatch):
+    """A stopped trainer holds its run's lock until its process has exited: a quick "Resume training"
+    used to find no resumable run and say the run's folder was gone."""
+    monkeypatch.setenv("FAKE_STEP_SECONDS", "0.03")
+    monkeypatch.setenv("FAKE_EXIT_SECONDS", "2")
+    dialog = make_dialog(qtbot, app_paths, tiny_model_dir)
+    scan(qtbot, dialog, writing, answers)
+    start(qtbot, dialog, steps=300)
+    qtbot.waitUntil(lambda: dialog.training_page.chart.train_series.count() >= 3, timeout=20_000)
+    with qtbot.waitSignal(dialog.process.cancelled, timeout=20_000):
+        qtbot.mouseClick(dialog.cancel_training_button, Qt.MouseButton.LeftButton)
+    assert not dialog.is_training_running() and dialog.process.is_running()  # over, but still exiting
+    assert not dialog.resume_button.isHidden()
+    monkeypatch.setenv("FAKE_STEP_SECONDS", "0.001")
+    monkeypatch.setenv("FAKE_EXIT_SECONDS", "0")
+    qtbot.mouseClick(dialog.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.step == 3, timeout=30_000)
+    assert "--resume" in dialog.process.args and "gone" not in dialog.training_page.message.text()
+
+
 def test_killed_trainer_shows_a_clear_message_and_the_dialog_keeps_working(qtbot, app_paths, tiny_model_dir,
                                                                          writing, answers):
     os.environ["FAKE_STEP_SECONDS"] = "0.05"

@@ -44,3 +44,17 @@ def test_the_folder_counts_when_the_draft_has_not_used_the_phrase_yet() -> None:
     logits = torch.zeros(1, 40)
     logits[0, 5] = 1.0  # a weak guess of the model's own
     assert int(vocabulary.mix(logits, [[30, 31]]).argmax()) == 32
+
+
+def test_the_project_is_the_other_manuscripts_beside_the_document(tmp_path) -> None:
+    from cw_desktop.ml.project_ngrams import project_texts
+
+    (tmp_path / "chapter1.txt").write_text("Miss Woodhouse walked to Hartfield.", encoding="utf-8")
+    (tmp_path / "notes.md").write_text("Hartfield: the house.", encoding="utf-8")
+    (tmp_path / "chapter2.txt").write_text("The open document.", encoding="utf-8")
+    (tmp_path / ".hidden.txt").write_text("secret", encoding="utf-8")
+    (tmp_path / "cover.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "old.txt").write_text("an older draft", encoding="utf-8")
+    texts = project_texts(tmp_path, exclude=tmp_path / "chapter2.txt")
+    assert sorted(texts) == ["Hartfield: the house.", "Miss Woodhouse walked to Hartfield."]

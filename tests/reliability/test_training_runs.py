@@ -319,3 +319,14 @@ def test_the_cli_reports_a_full_disk_in_one_line_and_the_run_resumes(tmp_path, t
     monkeypatch.undo()
     assert main([*args, "--resume"]) == 0  # the step-1 checkpoint was kept and resumes
     assert (tmp_path / "tuned" / "report.json").is_file()
+
+
+def test_a_garbled_lock_file_is_taken_over_once_it_is_not_brand_new(tmp_path) -> None:
+    lock_file = tmp_path / "run.lock"
+    lock_file.write_text("{not json")
+    with pytest.raises(FolderInUseError, match="being locked"):  # may be a competitor mid-write
+        FolderLock(lock_file, "The run folder").acquire()
+    old = time.time() - 60
+    os.utime(lock_file, (old, old))
+    with FolderLock(lock_file, "The run folder") as lock:
+        assert lock.held

@@ -7,6 +7,8 @@ from environment variables:
   FAKE_IGNORE_TERM   "1": ignore SIGTERM (to test the kill-after-timeout path)
   FAKE_ERROR_AT      step at which to report {"event": "error"} and exit 1
   FAKE_NOISE         "1": also print a non-JSON line on stdout and text on stderr
+  FAKE_EXIT_SECONDS  after "cancelled", keep running (and holding the run's lock, as the real
+                     trainer does until it exits) this long
 Run folders mimic the real trainer (cw_desktop/ml/training.py): <data>/runs/<name>/ with run.json
 and checkpoint.pt (here a text file holding the step); `--resume RUN_DIR` continues from it; the
 finished model goes to --output (default <data>/models/<name>) and the run folder is removed.
@@ -81,6 +83,10 @@ def main() -> int:
             "output": str(output), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "hyperparameters": {"mode": args.mode, "max_steps": args.max_steps}}))
     checkpoint = run_dir / "checkpoint.pt"
+    from cw_desktop.core.run_lock import RUN_LOCK_FILE, FolderLock
+
+    lock = FolderLock(run_dir / RUN_LOCK_FILE, "training run")
+    lock.acquire()
 
     emit({"event": "stage", "stage": "scan", "message": f"Reading {args.folder}"})
     if os.environ.get("FAKE_NOISE") == "1":
@@ -102,6 +108,8 @@ def main() -> int:
             checkpoint.write_text(str(step - 1))
             emit({"event": "checkpoint", "step": step - 1, "path": str(checkpoint)})
             emit({"event": "cancelled", "step": step - 1, "checkpoint": str(checkpoint), "run_dir": str(run_dir)})
+            time.sleep(float(os.environ.get("FAKE_EXIT_SECONDS", "0")))
+            lock.release()
             return 3
         if step == error_at:
             emit({"event": "error", "message": "Out of patience at step %d" % step})

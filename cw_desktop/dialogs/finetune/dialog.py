@@ -61,6 +61,7 @@ class FineTuneDialog(QDialog):
         self.output: Path | None = None
         self.results: ResultsView | None = None
         self._scan_request = 0
+        self._resume_after_exit = False  # "Resume training" was clicked while the stopped trainer exited
         self._close_guard: Any = None  # registered with the editor window while a trainer runs
 
         layout = QVBoxLayout(self)
@@ -392,6 +393,9 @@ class FineTuneDialog(QDialog):
         if not self.is_training_running():
             self._unregister_close_guard()
         self._update_buttons()
+        if self._resume_after_exit:
+            self._resume_after_exit = False
+            self._resume_current()
 
     def stop_training(self) -> None:
         if self.process is not None and self.is_training_running():
@@ -475,6 +479,11 @@ class FineTuneDialog(QDialog):
             if str(run.run_dir) == self.resumable_run:
                 self.resume_run(run)
                 return
+        if self.process is not None and self.process.is_running():
+            # Not listed because the stopped trainer still holds the run's lock: it is exiting.
+            self._resume_after_exit = True
+            self.training_page.status.setText("Resuming as soon as the stopped trainer has exited…")
+            return
         self.training_page.show_message("The interrupted run's folder is gone; start a new run from step 2.",
                                         error=True)
 
