@@ -43,14 +43,15 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
     from cw_desktop.core.settings import Settings
     from cw_desktop.ml.backends import make_generator
     from cw_desktop.ml.generation import preset
-    from cw_desktop.ml.loading import ModelLoadError, load_model
+    from cw_desktop.ml.backends.selection import load_for_inference
+    from cw_desktop.ml.loading import ModelLoadError
 
     model_settings = Settings.load(paths.settings_file).model
     spec = args.model or model_settings.spec
     bar = ProgressBar("model ")
     try:
-        loaded = load_model(spec, paths, on_progress=bar.update, quantize=args.quantize,
-                            backend=args.backend or model_settings.inference_backend)
+        loaded = load_for_inference(spec, paths, on_progress=bar.update, quantize=args.quantize,
+                                    backend=args.backend or model_settings.inference_backend)
     except ModelLoadError as exc:
         bar.close()
         return fail(str(exc))

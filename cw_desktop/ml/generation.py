@@ -444,7 +444,8 @@ class Generator:
                 if was_junk:
                     finished[row] = "stop"
                 shown = texts[row] if finished[row] else junk.streamable(texts[row])
-                if on_token is not None and shown:
+                # After a junk cut the (shorter) text is sent too: what streamed before is withdrawn.
+                if on_token is not None and (shown or was_junk):
                     if self.last_stats.first_token_s is None:
                         self.last_stats.first_token_s = time.perf_counter() - started
                     on_token(first_index + row, shown)

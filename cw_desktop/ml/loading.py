@@ -263,7 +263,7 @@ def download_hub_model(paths: AppPaths, spec: str, on_progress: ProgressCallback
     if (target / COMPLETE_MARKER).exists():
         return target
     if user_forbids_downloads():
-        raise ModelLoadError(f"Cannot download '{hub_id}': offline mode is on (HF_HUB_OFFLINE=1). "
+        raise ModelLoadError(f"Could not download '{hub_id}': offline mode is on (HF_HUB_OFFLINE=1). "
                              "Open a local save_pretrained folder of the model instead.")
     from huggingface_hub import snapshot_download
     from tqdm.auto import tqdm as base_tqdm
@@ -373,24 +373,15 @@ def resolve_folder(spec: str, paths: AppPaths, allow_download: bool = False,
 
 def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
                allow_download: bool = False, on_progress: ProgressCallback | None = None,
-               max_context: int | None = None, quantize: bool = False, backend: str = "torch") -> LoadedModel:
-    """Resolve a spec and load model + tokenizer, ready for inference (eval mode, no grad).
+               max_context: int | None = None, quantize: bool = False) -> LoadedModel:
+    """Resolve a spec and load model + tokenizer for torch, ready for inference (eval mode, no grad).
 
-    backend "llamacpp" or "auto" loads the model for llama.cpp when it can (see ml/backends), else
-    for torch with `backend_note` saying why."""
+    The editor loads through ml/backends/selection.py's `load_for_inference`, which prefers llama.cpp."""
     paths = paths or AppPaths.default()
     started = time.perf_counter()
     folder, entry = resolve_folder(spec, paths, allow_download=allow_download, on_progress=on_progress)
     config = check_model_folder(folder)
     refuse_custom_code(folder)  # before any backend reads it: its own code is never run
-    backend_note = ""
-    if backend != "torch" and not quantize:
-        from cw_desktop.ml.backends.selection import FastBackendUnavailable, load_fast
-
-        try:
-            return load_fast(spec, folder, entry, config, paths, on_progress, max_context, started)
-        except FastBackendUnavailable as exc:
-            backend_note = f"llama.cpp not used: {exc}"
     _report(on_progress, 0.9, "Loading the model")
 
     import torch
@@ -431,8 +422,7 @@ def load_model(spec: str, paths: AppPaths | None = None, *, device: str = "cpu",
     _report(on_progress, 1.0, "Model ready")
     return LoadedModel(model=model, tokenizer=tokenizer, spec=spec, display_name=str(display),
                        folder=folder, context_length=context_length,
-                       load_seconds=time.perf_counter() - started, provenance=provenance,
-                       backend_note=backend_note)
+                       load_seconds=time.perf_counter() - started, provenance=provenance)
 
 
 def _load_adapter_model(folder: Path, paths: AppPaths | None = None) -> Any:

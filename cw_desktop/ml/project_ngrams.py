@@ -26,8 +26,10 @@ import torch
 
 MAX_ORDER = 4
 MIN_ORDER = 2  # one shared token ("the") says too little about what follows
-# Mixing weight for a context of each length, before the count factor count / (count + 1).
-ORDER_WEIGHT = {2: 0.25, 3: 0.4, 4: 0.5}
+# Mixing weight for a context of each length, before the count factor count / (count + 1). Tuned
+# with bench/keystrokes.py on Austen's held-out chapters (typing saved: 0.4/0.6/0.75 -> 9.6%,
+# 0.25/0.4/0.5 -> 11.5%, these -> 12.2%, 0.05/0.2/0.3 -> 11.6%), checked on Doyle's.
+ORDER_WEIGHT = {2: 0.15, 3: 0.3, 4: 0.4}
 DRAFT_WEIGHT = 2.0  # an occurrence in the draft counts this much more than one in the folder
 MAX_FOLDER_TOKENS = 2_000_000  # ~1.5M words; beyond that the index costs more memory than it gives
 

@@ -45,10 +45,10 @@ class ModelLoaderWorker(Worker):
     @Slot(str)
     def _load(self, spec: str) -> None:
         try:
-            from cw_desktop.ml.loading import load_model
+            from cw_desktop.ml.backends.selection import load_for_inference
 
-            loaded = load_model(spec, self.paths, on_progress=lambda f, stage: self.progress.emit(spec, f, stage),
-                                backend=self.backend)
+            loaded = load_for_inference(spec, self.paths, backend=self.backend,
+                                        on_progress=lambda f, stage: self.progress.emit(spec, f, stage))
         except Exception as exc:  # noqa: BLE001 - every failure must reach the status bar
             self._report(spec, exc)
             return

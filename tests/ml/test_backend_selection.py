@@ -9,6 +9,7 @@ import pytest
 from cw_desktop.core.settings import Settings
 from cw_desktop.ml.backends import make_generator
 from cw_desktop.ml.generation import GenerationSettings, Generator
+from cw_desktop.ml.backends.selection import load_for_inference
 from cw_desktop.ml.loading import load_model
 
 
@@ -21,7 +22,7 @@ def test_the_editor_asks_for_the_fast_backend_by_default(tmp_path: Path) -> None
 def test_without_llamacpp_auto_falls_back_to_torch_and_says_why(tiny_model_dir: Path, app_paths,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("cw_desktop.ml.backends.selection.llamacpp_available", lambda: False)
-    loaded = load_model(str(tiny_model_dir), app_paths, backend="auto")
+    loaded = load_for_inference(str(tiny_model_dir), app_paths, backend="auto")
     assert loaded.backend == "torch" and "not installed" in loaded.backend_note
     engine = make_generator(loaded)
     assert type(engine) is Generator

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from cw_desktop.ml.project_ngrams import FolderIndex, ProjectVocabulary, draft_following
+from cw_desktop.ml.project_ngrams import ORDER_WEIGHT, FolderIndex, ProjectVocabulary, draft_following
 
 
 def test_the_folder_index_finds_what_followed_a_context_and_never_spans_two_texts() -> None:
@@ -26,7 +26,7 @@ def test_a_name_the_writer_used_wins_over_the_models_guess() -> None:
     logits[0, 4] = 2.0  # the model's own favourite
     mixed = vocabulary.mix(logits, [[0, 10, 11, 12]])
     assert int(mixed.argmax()) == 13
-    weight = 0.4 * 6 / 7  # the 3-token context seen 3 times in the draft, each counting 2
+    weight = ORDER_WEIGHT[3] * 6 / 7  # the 3-token context seen 3 times in the draft, each counting 2
     expected = weight + (1 - weight) * logits.softmax(-1)[0, 13]
     assert torch.isclose(mixed.softmax(-1)[0, 13], expected, atol=1e-4)
 

@@ -20,7 +20,8 @@ from cw_desktop.core.catalog import CatalogEntry
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.ml.backends import llamacpp_available
 from cw_desktop.ml.loading import (BUNDLED, WEIGHT_FILES, LoadedModel, ModelLoadError, ProgressCallback,
-                                   _read_provenance, _report, find_bundled_gguf, model_position_limit)
+                                   _read_provenance, _report, check_model_folder, find_bundled_gguf, load_model,
+                                   model_position_limit, refuse_custom_code, resolve_folder)
 
 FAST_DIR = ".cw_fast"
 FAST_FORMAT = "q8_0"
@@ -93,6 +94,28 @@ def _torch_model(folder: Path) -> tuple[Any, Any]:
     if (folder / "adapter_config.json").is_file():
         return _load_adapter_model(folder), tokenizer
     return auto_causal_lm(folder, dtype=torch.float32), tokenizer
+
+
+def load_for_inference(spec: str, paths: AppPaths | None = None, *, backend: str = "auto",
+                       on_progress: ProgressCallback | None = None, allow_download: bool = False,
+                       max_context: int | None = None, quantize: bool = False) -> LoadedModel:
+    """Load a model for suggestions: on llama.cpp when `backend` allows it and the model can be served
+    there, else on torch, with `backend_note` saying why llama.cpp was not used."""
+    paths = paths or AppPaths.default()
+    note = ""
+    if backend != "torch" and not quantize:  # int8 quantisation is a torch feature
+        started = time.perf_counter()
+        folder, entry = resolve_folder(spec, paths, allow_download=allow_download, on_progress=on_progress)
+        config = check_model_folder(folder)
+        refuse_custom_code(folder)  # the conversion loads the folder with transformers
+        try:
+            return load_fast(spec, folder, entry, config, paths, on_progress, max_context, started)
+        except FastBackendUnavailable as exc:
+            note = f"llama.cpp not used: {exc}"
+    loaded = load_model(spec, paths, allow_download=allow_download, on_progress=on_progress,
+                        max_context=max_context, quantize=quantize)
+    loaded.backend_note = note
+    return loaded
 
 
 def load_fast(spec: str, folder: Path, entry: CatalogEntry | None, config: dict[str, Any], paths: AppPaths,
