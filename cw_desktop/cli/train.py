@@ -113,6 +113,9 @@ class HumanProgress:
             print(f"  {event['files_used']} files, {event['words']:,} words: {event['train_tokens']:,} training "
                   f"tokens, {event['eval_tokens']:,} held out; about {event['estimated_seconds'] / 60:.0f} min",
                   file=sys.stderr)
+            if event.get("heldout_overlap_dropped"):
+                print(f"  {event['heldout_overlap_dropped']} training chapter(s) left out: they repeat a held-out "
+                      "chapter (the same story twice in the folder)", file=sys.stderr)
         elif kind == "plan":
             hp = event["hyperparameters"]
             print(f"  mode {event['mode']}, {event['max_steps']} steps, block {hp['block_size']}, "

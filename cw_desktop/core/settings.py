@@ -51,6 +51,8 @@ class SuggestionSettings:
     alternatives: int = 3
     show_side_panel: bool = False
     log_suggestions: bool = True
+    # Mix in the names and phrases of the other manuscripts in the open document's folder.
+    use_project_vocabulary: bool = True
 
 
 @dataclass

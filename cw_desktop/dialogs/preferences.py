@@ -46,6 +46,8 @@ class PreferencesDialog(QDialog):
         self.log_suggestions = QCheckBox("Keep a history of suggestions and what I did with them")
         self.log_suggestions.setToolTip("Stored only on this computer; used for acceptance rates and, if you "
                                         "choose, as extra fine-tuning material")
+        self.use_project_vocabulary = QCheckBox("Learn names and phrases from the other files in my document's folder")
+        self.use_project_vocabulary.setToolTip("Read only, on this computer; the files are never changed")
         self.key_edits = {name: QKeySequenceEdit() for name in KEY_LABELS}
         for edit in self.key_edits.values():
             edit.setMaximumSequenceLength(1)
@@ -62,6 +64,7 @@ class PreferencesDialog(QDialog):
         suggest_form.addRow(self.auto_suggest)
         suggest_form.addRow("Pause before suggesting", self.debounce)
         suggest_form.addRow(self.log_suggestions)
+        suggest_form.addRow(self.use_project_vocabulary)
         keys_box = QGroupBox("Keys")
         keys_form = QFormLayout(keys_box)
         for name, label in KEY_LABELS.items():
@@ -97,6 +100,7 @@ class PreferencesDialog(QDialog):
         self.debounce.setValue(suggestions.debounce_ms)
         self.debounce.setEnabled(suggestions.auto_suggest)
         self.log_suggestions.setChecked(suggestions.log_suggestions)
+        self.use_project_vocabulary.setChecked(suggestions.use_project_vocabulary)
         for name, edit in self.key_edits.items():
             edit.setKeySequence(QKeySequence(getattr(settings.keys, name)))
 
@@ -121,6 +125,7 @@ class PreferencesDialog(QDialog):
         suggestions.auto_suggest = self.auto_suggest.isChecked()
         suggestions.debounce_ms = self.debounce.value()
         suggestions.log_suggestions = self.log_suggestions.isChecked()
+        suggestions.use_project_vocabulary = self.use_project_vocabulary.isChecked()
         for name, binding in bindings.items():
             setattr(self.settings.keys, name, binding)
         super().accept()

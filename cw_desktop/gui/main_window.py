@@ -161,6 +161,7 @@ class MainWindow(QMainWindow):
         documents.text_changed.connect(self.count_timer.start)
         documents.text_changed.connect(self.controller.schedule_budget)
         documents.title_changed.connect(self._show_title)
+        documents.title_changed.connect(self._follow_document_folder)  # e.g. "Save as" gave it a folder
         documents.notice.connect(self.notify)
         documents.settings_changed.connect(self.preferences.save)
         documents.autosaved.connect(self.autosaved)
@@ -237,12 +238,17 @@ class MainWindow(QMainWindow):
 
     def _on_current_document(self, tab: DocumentTab | None) -> None:
         self.controller.attach(tab.editor if tab else None)
+        self._follow_document_folder()
         self.generation_panel.set_memory(tab.memory if tab else "")
         self.alternatives_panel.show_alternatives([], 0)
         if self.find_bar.isVisible() and tab is not None:
             self.find_bar.editor = tab.editor
         self._update_counts()
         self.controller.schedule_budget()
+
+    def _follow_document_folder(self, *_ignored: object) -> None:
+        tab = self.documents.current_tab()
+        self.controller.set_document(tab.path if tab else None)
 
     def _on_tab_closing(self, tab: DocumentTab) -> None:
         if tab.editor is self.controller.editor:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -55,6 +56,8 @@ class SuggestionController(QObject):
         self._first_words_after: float | None = None  # seconds from request to the first visible text
         self._pending_event: dict[str, Any] | None = None
         self._after_marker: QTextCursor | None = None
+        self._document: Path | None = None  # the current editor's file, if it has one
+        self._project_sent: Path | None = None  # what the worker was last told to index (None: nothing)
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
         self.debounce.timeout.connect(self.auto_suggest)
@@ -71,6 +74,16 @@ class SuggestionController(QObject):
         self.debounce.setInterval(max(50, int(self.settings.suggestions.debounce_ms)))
         if not self.settings.suggestions.auto_suggest:
             self.debounce.stop()
+        self.set_document(self._document)  # the project vocabulary may have been switched on or off
+
+    def set_document(self, path: Path | None) -> None:
+        """The current document's file (None: not saved yet, or none open): its folder's other
+        manuscripts become the project vocabulary, read by the worker in its own thread."""
+        self._document = path
+        wanted = path if self.settings.suggestions.use_project_vocabulary else None
+        if wanted != self._project_sent:
+            self._project_sent = wanted
+            self.worker.submit_project(wanted)
 
     # -- which editor --------------------------------------------------------------------------------
     def attach(self, editor: GhostTextEditor | None) -> None:

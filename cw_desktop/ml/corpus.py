@@ -225,6 +225,14 @@ def jaccard(a: Sketch, b: Sketch) -> float:
     return float(np.isin(union, both, assume_unique=True).sum()) / len(union)
 
 
+def is_near_duplicate(a: Sketch, b: Sketch) -> bool:
+    """Nearly the same text (another edition, a reprint): estimated Jaccard >= NEAR_DUPLICATE_JACCARD."""
+    small, large = sorted((a.shingles, b.shingles))
+    if not small or small / large < NEAR_DUPLICATE_JACCARD:
+        return False  # Jaccard can never reach the threshold with such different sizes
+    return jaccard(a, b) >= NEAR_DUPLICATE_JACCARD
+
+
 def find_duplicates(documents: list[Document]) -> dict[str, tuple[str, str]]:
     """path -> ("duplicate of"/"near-duplicate of", kept path). The first document in the given order
     is kept; each later one that equals or nearly equals a kept one is dropped."""
@@ -239,10 +247,7 @@ def find_duplicates(documents: list[Document]) -> dict[str, tuple[str, str]]:
         by_hash[digest] = document.path
         current = sketch(document.text)
         for path, other in kept:
-            small, large = sorted((current.shingles, other.shingles))
-            if not small or small / large < NEAR_DUPLICATE_JACCARD:
-                continue  # Jaccard can never reach the threshold with such different sizes
-            if jaccard(current, other) >= NEAR_DUPLICATE_JACCARD:
+            if is_near_duplicate(current, other):
                 dropped[document.path] = ("near-duplicate of", path)
                 break
         else:

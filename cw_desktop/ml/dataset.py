@@ -58,6 +58,9 @@ class Unit:
 class Split:
     train: list[Unit]
     eval: list[Unit]
+    # Training units left out because they (nearly) repeat a held-out one, e.g. a story that is
+    # in two collections of the folder: trained on, it would make held-out figures look too good.
+    heldout_overlap_dropped: int = 0
 
     @property
     def train_words(self) -> int:
@@ -146,6 +149,29 @@ def _choose_eval(units: list[Unit], target: int, cap: int, seed: int) -> list[Un
     return chosen
 
 
+def drop_heldout_overlap(train: Sequence[Unit], held_out: Sequence[Unit]) -> tuple[list[Unit], int]:
+    """(the training units that repeat no held-out unit, how many were left out). Repeats are the
+    same text or a near-duplicate by the corpus's file-level test (ml.corpus.is_near_duplicate),
+    so the result depends only on the units, never on their order."""
+    from cw_desktop.ml.corpus import is_near_duplicate, sketch
+
+    held_texts = {" ".join(u.text.split()) for u in held_out}
+    held_sketches = [s for s in (sketch(u.text) for u in held_out) if s.shingles]
+    held_words = [u.words for u in held_out]
+    kept = []
+    for unit in train:
+        if " ".join(unit.text.split()) in held_texts:
+            continue
+        # Sketching every chapter of a big folder costs seconds; units of very different lengths
+        # can never be near-duplicates (a loose bound: shingles are about the words, minus repeats).
+        if any(0.5 <= unit.words / max(1, words) <= 2 for words in held_words):
+            current = sketch(unit.text)
+            if any(is_near_duplicate(current, other) for other in held_sketches):
+                continue
+        kept.append(unit)
+    return kept, len(train) - len(kept)
+
+
 def split_units(units: Sequence[Unit], *, eval_share: float = DEFAULT_EVAL_SHARE, seed: int = DEFAULT_SEED,
                 min_eval_words: int = MIN_EVAL_WORDS, max_eval_words: int = MAX_EVAL_WORDS,
                 min_train_words: int = MIN_TRAIN_WORDS, min_total_words: int = MIN_TOTAL_WORDS,
@@ -166,8 +192,8 @@ def split_units(units: Sequence[Unit], *, eval_share: float = DEFAULT_EVAL_SHARE
     for _attempt in range(3):
         eval_units = _choose_eval(pool, target, cap, seed)
         eval_keys = {u.key for u in eval_units}
-        train_units = [u for u in pool if u.key not in eval_keys]
-        split = Split(train_units, eval_units)
+        train_units, dropped = drop_heldout_overlap([u for u in pool if u.key not in eval_keys], eval_units)
+        split = Split(train_units, eval_units, dropped)
         if split.train_words >= min_train_words and split.eval_words >= min_eval_words:
             return split
         # Chapters too coarse for this folder (e.g. one long story): fall back to paragraph runs

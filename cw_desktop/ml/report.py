@@ -40,6 +40,8 @@ def build_report(*, name: str, base: str, base_display: str, folder: Path, corpu
         "words": corpus.words,
         "eval_share": eval_share,  # with hyperparameters.seed: reproduces the split (cw-desktop eval)
         "held_out_chapters": [u.key for u in data.split.eval],
+        # Training chapters left out because they repeat a held-out one (ml.dataset.drop_heldout_overlap).
+        "heldout_overlap_dropped": data.split.heldout_overlap_dropped,
         "accepted_suggestions_used": data.extra_train_texts,
         "files_used": [f.path for f in corpus.files if f.status == "used"],
         "files_skipped": [{"path": f.path, "reason": f.reason} for f in corpus.files if f.status != "used"],

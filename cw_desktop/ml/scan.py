@@ -103,7 +103,7 @@ def assemble_report(text: FolderText, base: str, facts: BaseModelFacts | None,
     """The step-1 report: files, words, tokens, plan and estimate, or the refusal reason.
 
     Keys: folder, files [{path, status, reason, words, format, detail}], files_used, files_skipped, words,
-    train_words, eval_words, eval_share, refusal (str | None), base; when the folder can be trained
+    train_words, eval_words, heldout_overlap_dropped, eval_share, refusal (str | None), base; when the folder can be trained
     on also train_tokens, eval_tokens, model {parameters, layers, context_length},
     hyperparameters (the automatic plan) and estimated_seconds.
     """
@@ -116,7 +116,8 @@ def assemble_report(text: FolderText, base: str, facts: BaseModelFacts | None,
         "files_skipped": sum(1 for f in files if f["status"] != "used"),
         "words": corpus.words, "refusal": text.refusal, "eval_share": text.eval_share,
         "train_words": text.split.train_words if text.split else 0,
-        "eval_words": text.split.eval_words if text.split else 0}
+        "eval_words": text.split.eval_words if text.split else 0,
+        "heldout_overlap_dropped": text.split.heldout_overlap_dropped if text.split else 0}
     if text.split is not None and facts is not None and counts is not None:
         model = {"parameters": facts.info.parameters, "layers": facts.info.layers,
                  "context_length": facts.info.context_length}

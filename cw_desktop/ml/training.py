@@ -473,6 +473,7 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
                          "resumed with the same result; start a new run without --resume.")
     emit({"event": "scan", "files_used": len(used), "files_skipped": len(skipped), "words": corpus.words,
           "train_tokens": data.train_tokens, "eval_tokens": data.eval_tokens,
+          "heldout_overlap_dropped": split.heldout_overlap_dropped,
           "estimated_seconds": estimate_seconds(hp, info, data.eval_tokens)})
 
     if run_dir is None:

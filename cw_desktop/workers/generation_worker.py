@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal, Slot
@@ -46,12 +47,14 @@ class GenerationWorker(Worker):
     write_token = Signal(int, str)  # request id, the whole text so far (starting with the prompt)
     write_finished = Signal(int, object)  # request id, Suggestion
     cancelled = Signal(int, int)  # request id, tokens streamed after the cancel was requested
+    project_changed = Signal(str, int)  # the document whose folder now feeds suggestions ("": none), texts read
 
     # Internal: carry a request into the worker's thread (queued connections).
     _install_requested = Signal(object)
     _suggest_requested = Signal(int, str, object, str)  # request id, draft, GenerationSettings, memory
     _write_requested = Signal(int, str, str, object, str)  # request id, form, title, max_new_tokens | None, memory
     _budget_requested = Signal(int, str, object, str)
+    _project_requested = Signal(object)  # Path of the open document | None
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,10 +65,16 @@ class GenerationWorker(Worker):
         self._latest: dict[str, int] = {"suggest": 0, "budget": 0}
         self._active: set[int] = set()  # submitted, not finished: the only ids a cancel can still affect
         self._cancelled: set[int] = set()
+        # The project vocabulary (ml/project_ngrams.py): the document whose folder the writer is in now,
+        # and the texts read for the one last indexed (kept to index them again for a new model).
+        self._project_wanted: Path | None = None
+        self._project_document: Path | None = None
+        self._project_texts: list[str] = []
         self._install_requested.connect(self._install)
         self._suggest_requested.connect(self._suggest)
         self._write_requested.connect(self._write)
         self._budget_requested.connect(self._budget)
+        self._project_requested.connect(self._set_project)
 
     # -- called from the GUI thread (thread-safe) -------------------------------------------------
     def _new_id(self, superseding: str | None = None) -> int:
@@ -98,6 +107,14 @@ class GenerationWorker(Worker):
         self._budget_requested.emit(request, context, settings.validated(), memory)
         return request
 
+    def submit_project(self, document: Path | None) -> None:
+        """Suggest the writer's own names and phrases from the other manuscripts beside `document`
+        (None, e.g. a new document with no folder yet: stop). The folder is read in the worker's
+        thread, after any request already queued; only the newest document asked for is indexed."""
+        with self._lock:
+            self._project_wanted = document
+        self._project_requested.emit(document)
+
     def cancel(self, request: int | None = None) -> None:
         """Stop `request` (every unfinished request when None) as soon as possible: within one
         decoding step if it is running."""
@@ -127,7 +144,33 @@ class GenerationWorker(Worker):
             self.install_failed.emit(f"The model {loaded.display_name} could not be used: {exc}")
             return
         self._generator = generator
+        if self._project_texts:
+            self._index_project(self._project_texts)  # the new model has its own tokens
         self.model_installed.emit(model_info(loaded))
+
+    @Slot(object)
+    def _set_project(self, document: Path | None) -> None:
+        with self._lock:
+            if document != self._project_wanted:
+                return  # the writer has moved on to another document: index that one instead
+        if document == self._project_document:
+            return
+        from cw_desktop.ml.project_ngrams import project_texts
+
+        # Bounded (project_texts' file and byte caps, reading only supported, regular, non-hidden
+        # files, read-only), so a huge folder delays the next suggestion by a moment, not minutes.
+        texts = project_texts(document.parent, exclude=document) if document is not None else []
+        self._project_document, self._project_texts = document, texts
+        self._index_project(texts)
+        self.project_changed.emit(str(document) if document is not None else "", len(texts))
+
+    def _index_project(self, texts: list[str]) -> None:
+        if self._generator is None:
+            return
+        try:
+            self._generator.set_project_texts(texts)
+        except Exception:  # noqa: BLE001 - the project vocabulary only adds to suggestions; never stop them
+            traceback.print_exc()
 
     def _serve(self, request: int, job: Callable[..., None], *args: Any) -> None:
         """Run one request's job; afterwards the request is over (a cancel can no longer affect it)."""

@@ -147,3 +147,13 @@ def test_rating_a_model_later_from_the_manager(qtbot, app_paths, answers):
     assert (folder / "ratings.json").is_file()
     assert cell(dialog, row_of(dialog, str(folder)), "Your rating").startswith("tuned preferred 0/1")
     dialog.rating_dialog.close()
+
+
+def test_the_model_manager_shows_the_same_figure(qtbot, app_paths, answers):
+    folder = make_model(app_paths, "poe-voice", dict(REPORT, keystrokes_saved={"base": 0.05, "tuned": 0.2}))
+    dialog = open_manager(qtbot, app_paths)
+    dialog.table.selectRow(row_of(dialog, str(folder)))
+    qtbot.mouseClick(dialog.rate_button, Qt.MouseButton.LeftButton)
+    view = dialog.rating_dialog.findChild(ResultsView)
+    assert "Saves ~20% of your typing on held-out chapters (base model: 5%)" in view.keystrokes.text()
+    dialog.rating_dialog.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
@@ -107,3 +108,30 @@ def test_prepare_data_adds_extra_texts_to_the_training_side_only(tiny_loaded) ->
     assert extra.train_tokens > plain.train_tokens
     assert extra.extra_train_texts == 1
     assert (plain.train_blocks().shape[1]) == 64
+
+
+def test_a_story_in_two_collections_never_sits_on_both_sides(tmp_path) -> None:
+    """The same chapters in an anthology and a single-story file (another edition: a few words
+    differ): the held-out copy's twin is left out of training, so held-out figures stay honest."""
+    from cw_desktop.ml.corpus import load_corpus
+
+    def chapter(tag: str, number: int, edition: str = "") -> str:
+        body = words(400, f"{tag}{number}x")
+        return f"CHAPTER {number}\n\n" + (body.replace(f"{tag}{number}xw7 ", f"{edition} ") if edition else body)
+
+    shared = range(1, 13)
+    (tmp_path / "story.txt").write_text("\n\n".join(chapter("s", n) for n in shared), encoding="utf-8")
+    anthology = [chapter("s", n, edition="revised") for n in shared] + [chapter("u", n) for n in range(13, 40)]
+    (tmp_path / "collected.txt").write_text("\n\n".join(anthology), encoding="utf-8")
+    corpus = load_corpus(tmp_path)
+    assert len(corpus.used) == 2  # different enough as whole files: both are used
+    split = ds.split_units(ds.document_units(corpus.documents), eval_share=0.2, seed=3)
+    held = Counter(u.text.split()[2] for u in split.eval)  # first word after "CHAPTER n"
+    # A shared chapter held out in one copy only: its twin would have been trained on.
+    twins_on_train_side = [tag for tag, copies in held.items() if tag.startswith("s") and copies == 1]
+    assert twins_on_train_side, "the test needs a shared chapter on the held-out side"
+    train_words = set(" ".join(u.text for u in split.train).split())
+    assert not set(held) & train_words
+    assert split.heldout_overlap_dropped == len(twins_on_train_side)
+    again = ds.split_units(ds.document_units(corpus.documents), eval_share=0.2, seed=3)
+    assert [u.key for u in again.train] == [u.key for u in split.train]

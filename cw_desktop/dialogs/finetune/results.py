@@ -136,6 +136,18 @@ class PairWidget(QGroupBox):
                           f"{'tuned model' if tuned else 'base model'}</span>")
 
 
+def keystrokes_text(saved: Any) -> str:
+    """report.json's keystrokes_saved ({"base": share, "tuned": share}, shares 0-1) as one line, or ""
+    when it was not measured (older reports, --no-samples, too little held-out text)."""
+    if not isinstance(saved, dict):
+        return ""
+    base, tuned = saved.get("base"), saved.get("tuned")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (base, tuned)):
+        return ""
+    return (f"Saves ~{tuned * 100:.0f}% of your typing on held-out chapters (base model: {base * 100:.0f}%), "
+            "for a writer who takes the suggested words that match.")
+
+
 class ResultsView(QWidget):
     """Perplexity before/after and the blind rating of report.json's samples, for one model folder."""
 
@@ -154,6 +166,13 @@ class ResultsView(QWidget):
         # More figures about the model (add_section) go here, between perplexity and the samples.
         self.sections = QVBoxLayout()
         layout.addLayout(self.sections)
+        self.keystrokes: QLabel | None = None
+        keystrokes = keystrokes_text(report.get("keystrokes_saved"))
+        if keystrokes:
+            self.keystrokes = QLabel(keystrokes)
+            self.keystrokes.setWordWrap(True)
+            self.keystrokes.setTextFormat(Qt.TextFormat.PlainText)
+            self.add_section(self.keystrokes)
         self.pairs: list[PairWidget] = []
         self.ratings: Ratings | None = None
         self.revealed = False
