@@ -161,12 +161,7 @@ class GhostTextEditor(QPlainTextEdit):
         match = _NEXT_WORD.match(ghost.remaining)
         word = match.group(0) if match else ghost.remaining
         self._insert(word)
-        ghost.taken += word
-        ghost.anchor = self.textCursor().position()
-        if not ghost.remaining:
-            self.end_ghost("accepted")
-        else:
-            self._render()
+        self._advance_ghost(ghost, word)
         return True
 
     def end_ghost(self, outcome: str) -> None:
@@ -312,7 +307,12 @@ class GhostTextEditor(QPlainTextEdit):
             super().keyPressEvent(event)
         finally:
             self._internal_edit = False
-        ghost.taken += typed
+        self._advance_ghost(ghost, typed)
+
+    def _advance_ghost(self, ghost: _Ghost, taken: str) -> None:
+        """The writer took `taken` of the ghost text (accepted a word or typed it): show the rest, or
+        finish the suggestion as accepted when nothing is left."""
+        ghost.taken += taken
         ghost.anchor = self.textCursor().position()
         if not ghost.remaining:
             self.end_ghost("accepted")

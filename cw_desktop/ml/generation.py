@@ -157,6 +157,19 @@ def sample_next(logits: torch.Tensor, settings: GenerationSettings, generator: t
 
 # -- the engine ------------------------------------------------------------------------------------
 
+
+def reusable_prefix(cached: list[int], ids: list[int], keep: int) -> tuple[int, int]:
+    """How many leading tokens of `ids` the cache already holds and may keep, and how many final
+    positions to compute. At least `keep` tokens must run to produce logits for the last `keep`
+    positions, so a request identical to the cache still recomputes its tail."""
+    common = 0
+    for a, b in zip(cached, ids):
+        if a != b:
+            break
+        common += 1
+    keep = max(1, min(keep, len(ids)))
+    return min(common, len(ids) - keep), keep
+
 class Generator:
     """Holds one model and the KV cache of the last context; used from one worker thread."""
 
@@ -325,14 +338,7 @@ class Generator:
     def _prefill(self, ids: list[int], should_stop: StopCheck | None, keep: int = 1) -> torch.Tensor | None:
         """Bring the cache up to `ids`; return the logits of the last `keep` positions (1, keep, V),
         or None if cancelled."""
-        common = 0
-        for a, b in zip(self._cache_ids, ids):
-            if a != b:
-                break
-            common += 1
-        # At least `keep` tokens must run to produce logits for the last `keep` positions.
-        keep = max(1, min(keep, len(ids)))
-        common = min(common, len(ids) - keep)
+        common, keep = reusable_prefix(self._cache_ids, ids, keep)
         if self._cache is not None and common < len(self._cache_ids):
             _crop(self._cache, common)
             self._cache_ids = self._cache_ids[:common]

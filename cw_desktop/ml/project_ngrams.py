@@ -158,25 +158,26 @@ MAX_PROJECT_FILES = 200
 MAX_PROJECT_BYTES = 8_000_000
 
 
-def project_texts(folder: Any, exclude: Any = None) -> list[str]:
+def project_texts(folder: Any, exclude: Any = None, *, max_files: int = MAX_PROJECT_FILES,
+                  max_bytes: int = MAX_PROJECT_BYTES) -> list[str]:
     """The writer's other manuscripts beside a document (its folder, not sub-folders), for
-    Generator.set_project_texts: every readable format, at most MAX_PROJECT_FILES files and
-    MAX_PROJECT_BYTES in all, `exclude` (the open document itself, read live from the editor) skipped.
+    Generator.set_project_texts: every readable format, at most `max_files` files and
+    `max_bytes` in all, `exclude` (the open document itself, read live from the editor) skipped.
     Unreadable files are passed over: this only ever adds suggestions."""
     from pathlib import Path
 
     from cw_desktop.ml.readers import extract_text, format_of, is_hidden_name, read_bytes_readonly
 
     texts: list[str] = []
-    budget = MAX_PROJECT_BYTES
+    budget = max_bytes
     skip = Path(exclude).resolve() if exclude else None
     try:
-        entries = sorted(Path(folder).iterdir())[:MAX_PROJECT_FILES * 4]
+        entries = sorted(Path(folder).iterdir())[:max_files * 4]
     except OSError:
         return texts
     for path in entries:
         fmt = format_of(path)
-        if len(texts) >= MAX_PROJECT_FILES or budget <= 0:
+        if len(texts) >= max_files or budget <= 0:
             break
         if fmt is None or is_hidden_name(path.name) or not path.is_file() or path.resolve() == skip:
             continue

@@ -88,6 +88,7 @@ def test_output_folder_holds_model_and_reports(finished_run, tiny_model_dir) -> 
     assert report["folder"] == str(finished_run["folder"].resolve())
     assert report["files_used"] == ["northanger.txt"] and report["files_skipped"] == []
     assert report["context_length"] == 256
+    assert report["heldout_overlap_dropped"] == 0  # one book: nothing on the training side repeats a held-out chapter
     markdown = (output / "report.md").read_text()
     assert f"{report['perplexity_before']:.2f}" in markdown and f"{report['perplexity_after']:.2f}" in markdown
     # The writer's folder is untouched.

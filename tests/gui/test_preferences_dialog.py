@@ -20,6 +20,7 @@ def test_preferences_round_trip_through_the_settings_file(qtbot, qasync_loop, ap
     dialog.auto_suggest.setChecked(False)
     dialog.debounce.setValue(900)
     dialog.log_suggestions.setChecked(False)
+    dialog.use_project_vocabulary.setChecked(False)
     dialog.key_edits["accept"].setKeySequence(QKeySequence("Ctrl+Return"))
     dialog.accept()
     assert dialog.result() == PreferencesDialog.DialogCode.Accepted
@@ -32,7 +33,7 @@ def test_preferences_round_trip_through_the_settings_file(qtbot, qasync_loop, ap
     assert reloaded.problems == []
     assert (reloaded.editor.font_size, reloaded.editor.theme, reloaded.editor.autosave_seconds) == (19, "dark", 12)
     assert (reloaded.suggestions.auto_suggest, reloaded.suggestions.debounce_ms,
-            reloaded.suggestions.log_suggestions) == (False, 900, False)
+            reloaded.suggestions.log_suggestions, reloaded.suggestions.use_project_vocabulary) == (False, 900, False, False)
     assert reloaded.keys.accept == "Ctrl+Return" and reloaded.keys.dismiss == "Esc"
 
     # The new key works in the editor, and Tab is an ordinary key again.

@@ -97,3 +97,52 @@ def test_cancelling_finished_requests_leaves_nothing_behind(qtbot, worker: Gener
         worker.cancel(ready.args[0][0])  # what the editor does when a shown suggestion ends
     qtbot.waitUntil(lambda: not worker._active, timeout=5_000)
     assert worker._cancelled == set()
+
+
+def test_the_open_documents_folder_feeds_suggestions_and_is_read_off_the_gui_thread(
+        qtbot, worker: GenerationWorker, tmp_path, monkeypatch) -> None:
+    import threading
+
+    from cw_desktop.core.generation_settings import GenerationSettings
+    from cw_desktop.ml import readers
+
+    (tmp_path / "chapter1.txt").write_text("The carriage stopped at Quillerbrook Hall at noon. " * 3, encoding="utf-8")
+    document = tmp_path / "chapter2.txt"
+    document.write_text("The open document.", encoding="utf-8")
+    reads: list[tuple[str, int]] = []
+    original = readers.read_bytes_readonly
+
+    def recording_reader(path, *args, **kwargs):
+        reads.append((path.name, threading.get_ident()))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(readers, "read_bytes_readonly", recording_reader)
+    greedy = GenerationSettings(max_new_tokens=8, temperature=0.0, stop="none", repetition_penalty=1.0, alternatives=1)
+
+    def first_suggestion() -> str:
+        with qtbot.waitSignal(relay(worker.suggestions_ready).fired, timeout=20_000) as ready:
+            worker.submit_suggest("She was driven to Quillerbrook", greedy)
+        return ready.args[0][1][0].text
+
+    assert not first_suggestion().startswith(" Hall")  # the tiny model alone does not know the name
+    with qtbot.waitSignal(relay(worker.project_changed).fired, timeout=20_000) as indexed:
+        worker.submit_project(document)
+    assert indexed.args[0] == (str(document), 1)  # the sibling; the open document is read live instead
+    assert first_suggestion().startswith(" Hall")
+    assert [name for name, _ in reads] == ["chapter1.txt"]
+    assert all(thread != threading.get_ident() for _, thread in reads)  # never on the GUI (test) thread
+    with qtbot.waitSignal(relay(worker.project_changed).fired, timeout=20_000) as cleared:
+        worker.submit_project(None)  # e.g. a new document that has no folder yet
+    assert cleared.args[0] == ("", 0)
+    assert not first_suggestion().startswith(" Hall")
+
+
+def test_a_big_folder_is_read_only_up_to_the_cap(qtbot, worker: GenerationWorker, tmp_path, monkeypatch) -> None:
+    from cw_desktop.workers import generation_worker
+
+    monkeypatch.setattr(generation_worker, "PROJECT_MAX_FILES", 3)
+    for number in range(8):
+        (tmp_path / f"chapter{number}.txt").write_text(f"Chapter {number} of the saga.", encoding="utf-8")
+    with qtbot.waitSignal(relay(worker.project_changed).fired, timeout=20_000) as indexed:
+        worker.submit_project(tmp_path / "chapter0.txt")
+    assert indexed.args[0][1] == 3

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cw_desktop.ml.generation import PREFILL_CHUNK, Generator, StopCheck
+from cw_desktop.ml.generation import PREFILL_CHUNK, Generator, StopCheck, reusable_prefix
 from cw_desktop.ml.loading import LoadedModel, ModelLoadError
 
 # The most sequences a request uses: alternative 0 plus up to 7 more (GenerationSettings caps at 8).
@@ -199,13 +199,7 @@ class LlamaCppGenerator(Generator):
     def _prefill(self, ids: list[int], should_stop: StopCheck | None, keep: int = 1) -> torch.Tensor | None:
         """Bring sequence 0 up to `ids`, running only what differs from the cached prefix; return the
         logits of the last `keep` positions (1, keep, V), or None if cancelled."""
-        common = 0
-        for a, b in zip(self._cache_ids, ids):
-            if a != b:
-                break
-            common += 1
-        keep = max(1, min(keep, len(ids)))
-        common = min(common, len(ids) - keep)
+        common, keep = reusable_prefix(self._cache_ids, ids, keep)
         for seq in range(1, MAX_SEQUENCES):  # the previous request's alternatives
             self.context.remove(seq, 0)
         self.context.remove(0, common)
