@@ -9,7 +9,7 @@ schedule shape, AdamW betas and gradient clipping; the same trainable parameters
 (resource.getrusage) is its own. tokens/s counts from the end of step 1 to the last step: the first
 step pays one-off allocation costs in both trainers.
 
-    .venv/bin/python bench/finetune_throughput.py [--quick] [--steps N] [--budget S] [--modes full,lora,top]
+    .venv/bin/python bench/finetune_throughput.py [--quick] [--steps N] [--budget S] [--modes full,lora,top] [--no-budget] [--repeats N]
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def writing_folder(root: Path) -> Path:
 
 
 def run(quick: bool = False, steps: int | None = None, budget: float | None = None,
-        modes: tuple[str, ...] | None = None) -> Section:
+        modes: tuple[str, ...] | None = None, with_budget: bool = True, repeats: int = 1) -> Section:
     common.header("fine-tuning throughput")
     from cw_desktop.ml.plan import DEFAULT_CPU_MODE, MODES
 
@@ -147,16 +147,23 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
                                    budget=run_budget, run_dir=str(run_dir), peak=common.PEAK_RSS_MB)
 
         for mode in modes:
-            ours = common.run_python(script(OURS, mode))
-            data[f"ours-{mode}"] = ours
-            theirs = common.run_python(script(HF_TRAINER, mode))
-            data[f"hf-{mode}"] = theirs
-            print(f"  {mode}: ours {ours['tokens_per_s']:.0f} tok/s, Trainer {theirs['tokens_per_s']:.0f} tok/s", flush=True)
+            # Alternated (ours, Trainer, Trainer, ours, ...) so both sides see the same drift in load;
+            # the median speed of each side is reported.
+            runs_of: dict[str, list[dict[str, Any]]] = {"ours": [], "hf": []}
+            for repeat in range(repeats):
+                for side in (("ours", "hf") if repeat % 2 == 0 else ("hf", "ours")):
+                    runs_of[side].append(common.run_python(script(OURS if side == "ours" else HF_TRAINER, mode)))
+                    print(f"  {mode} {side}: {runs_of[side][-1]['tokens_per_s']:.0f} tok/s "
+                          f"(load {common.load_average()})", flush=True)
+            ours, theirs = ({**items[0], "tokens_per_s": median([r["tokens_per_s"] for r in items]),
+                             "rss_mb": max(r["rss_mb"] for r in items)} for items in (runs_of["ours"], runs_of["hf"]))
+            data[f"ours-{mode}"], data[f"hf-{mode}"] = ours, theirs
+            data[f"all-{mode}"] = {side: [r["tokens_per_s"] for r in items] for side, items in runs_of.items()}
             rows.append([mode + (" (default on CPU)" if mode == DEFAULT_CPU_MODE else ""), f"{ours['trainable'] / 1e6:.1f} M",
                          f"{ours['tokens_per_s']:.0f}", f"{theirs['tokens_per_s']:.0f}",
                          f"{ours['tokens_per_s'] / theirs['tokens_per_s']:.2f}x",
                          f"{ours['rss_mb']:.0f} MB", f"{theirs['rss_mb']:.0f} MB"])
-        if "full" in modes:
+        if "full" in modes and with_budget:
             scheduled = common.run_python(script(OURS, "full", own_schedule=True))
             data["ours-full-own-schedule"] = scheduled
             rows.append(["full, with the trainer's own schedule (eval + checkpoint every max_steps/5)", "",
@@ -164,11 +171,15 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
                          f"{scheduled['tokens_per_s'] / data['hf-full']['tokens_per_s']:.2f}x",
                          f"{scheduled['rss_mb']:.0f} MB", ""])
         first = data[f"ours-{modes[0]}"]
-        section.add(f"{steps} optimizer steps of {first['tokens_per_step']} tokens (block {BLOCK} x batch {BATCH} x "
+        section.add(f"{repeats} run(s) per side and mode, alternated, median shown; "
+                    f"{steps} optimizer steps of {first['tokens_per_step']} tokens (block {BLOCK} x batch {BATCH} x "
                     f"accumulation {ACCUM}); {first['train_tokens']:,} training tokens, bundled model:\n\n" + table(
             ["mode", "trainable params", "ours tokens/s", "HF Trainer tokens/s", "ours / Trainer", "ours peak RSS",
              "Trainer peak RSS"], rows))
 
+        if not with_budget:  # throughput only (the perplexity-per-budget table takes minutes more)
+            section.data = data
+            return finish(section, data, modes)
         base = common.run_python(script(BASE_PPL, modes[0]))
         budget_rows = [["(base model, untrained)", "–", "–", f"{base['perplexity']:.2f}"]]
         for mode in modes:
@@ -180,9 +191,14 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
                     f"loop per mode, then evaluated on the {base['eval_tokens']:,} held-out tokens):\n\n" + table(
             ["mode", "steps in budget", "tokens seen", "held-out perplexity"], budget_rows))
     section.data = data
-    if "full" in modes:
-        speed = data["ours-full"]["tokens_per_s"] / data["hf-full"]["tokens_per_s"]
-        section.target("full fine-tuning throughput vs HF Trainer", ">= 1.0x", f"{speed:.2f}x", speed >= 1.0)
+    return finish(section, data, modes)
+
+
+def finish(section: Section, data: dict[str, Any], modes: tuple[str, ...]) -> Section:
+    section.add(f"Load average at the end: {common.load_average()}.")
+    for mode in modes:
+        speed = data[f"ours-{mode}"]["tokens_per_s"] / data[f"hf-{mode}"]["tokens_per_s"]
+        section.target(f"{mode} fine-tuning throughput vs HF Trainer", ">= 1.0x", f"{speed:.2f}x", speed >= 1.0)
     return section
 
 
@@ -192,8 +208,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int)
     parser.add_argument("--budget", type=float)
     parser.add_argument("--modes")
+    parser.add_argument("--no-budget", action="store_true", help="skip the perplexity-per-budget table")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per side and mode, alternated (median kept)")
     args = parser.parse_args()
-    section = run(args.quick, args.steps, args.budget, tuple(args.modes.split(",")) if args.modes else None)
+    section = run(args.quick, args.steps, args.budget, tuple(args.modes.split(",")) if args.modes else None,
+                  with_budget=not args.no_budget, repeats=args.repeats)
     print(section.markdown())
     section.save("finetune_throughput")
 

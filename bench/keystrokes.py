@@ -169,7 +169,9 @@ def main() -> None:
                                             (pair.split(":") for pair in args.ngram_weights.split(","))})
     section = run(args.quick, tuple(args.writers.split(",")), args.words,
                   args.configs.split(",") if args.configs else None, args.model)
-    section.save("keystrokes" if not args.ngram_weights else "keystrokes_tuning")
+    # Another model (a fine-tune) or other weights must not replace the bundled model's saved figures.
+    section.save("keystrokes_tuning" if args.ngram_weights else
+                 "keystrokes" if args.model == "bundled" else "keystrokes_other_model")
 
 
 if __name__ == "__main__":

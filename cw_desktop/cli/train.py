@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-samples", action="store_true", help="skip the before/after writing samples")
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0, metavar="M",
                         help="also save a checkpoint at least every M minutes of training (default 3)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for training (default: all cores; the editor passes one less, so "
+                             "suggestions stay responsive)")
     parser.add_argument("--json-progress", action="store_true",
                         help="print progress as JSON lines on stdout (for the GUI)")
     parser.set_defaults(handler=run)
@@ -190,7 +193,7 @@ def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, 
         return error(f"--eval-share must be between 0 and 1 (got {args.eval_share})")
     if not args.checkpoint_minutes > 0:
         return error(f"--checkpoint-minutes must be more than 0 (got {args.checkpoint_minutes})")
-    for name in ("max_steps", "batch_size", "grad_accum", "block_size"):
+    for name in ("max_steps", "batch_size", "grad_accum", "block_size", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             return error(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
@@ -204,7 +207,7 @@ def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, 
                          output=Path(args.output) if args.output else None, overrides=overrides_from(args),
                          eval_share=args.eval_share, seed=args.seed, resume=resume,
                          include_accepted=args.include_accepted, device=args.device, samples=not args.no_samples,
-                         checkpoint_every_s=args.checkpoint_minutes * 60)
+                         checkpoint_every_s=args.checkpoint_minutes * 60, threads=args.threads)
     try:
         result = train(config, on_event=emit, should_stop=stop)
     except FolderInUseError as exc:

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 class AlternativeCard(QFrame):
     clicked = Signal(int)
 
-    def __init__(self, index: int, text: str, current: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, index: int, text: str, current: bool, copies: str | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.index = index
         self.setObjectName("card")
@@ -29,6 +30,14 @@ class AlternativeCard(QFrame):
         layout.addWidget(number)
         layout.addWidget(body)
         self.text = body.text()
+        # A fine-tuned model reciting its training text ("copies your Emma.txt, chapter 3").
+        self.copies = copies
+        if copies:
+            marker = QLabel(f"⚠ {copies}")
+            marker.setProperty("muted", True)
+            marker.setWordWrap(True)
+            layout.addWidget(marker)
+            self.setToolTip(f"This continuation {copies} word for word. Click to insert it anyway")
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
@@ -62,14 +71,15 @@ class AlternativesPanel(QWidget):
         layout.addWidget(self.hint)
         layout.addWidget(scroll, 1)
 
-    def show_alternatives(self, texts: list[str], current: int) -> None:
+    def show_alternatives(self, texts: list[str], current: int, copies: list[str | None] | None = None) -> None:
         for card in self.cards:
             card.deleteLater()
         self.cards = []
         for index, text in enumerate(texts):
             if not text.strip():
                 continue
-            card = AlternativeCard(index, text, index == current)
+            copied = copies[index] if copies and index < len(copies) else None
+            card = AlternativeCard(index, text, index == current, copied)
             card.clicked.connect(self.chosen.emit)
             self.card_layout.insertWidget(self.card_layout.count() - 1, card)
             self.cards.append(card)

@@ -214,10 +214,14 @@ class MainWindow(QMainWindow):
     def register_close_guard(self, guard: Callable[[], bool]) -> None:
         """`guard()` is asked before the window closes; False keeps it open (e.g. training running)."""
         self._close_guards.append(guard)
+        if len(self._close_guards) == 1:  # a fine-tune started: leave it all but one core
+            self.generation.set_training_running(True)
 
     def unregister_close_guard(self, guard: Callable[[], bool]) -> None:
         if guard in self._close_guards:
             self._close_guards.remove(guard)
+            if not self._close_guards:
+                self.generation.set_training_running(False)
 
     def is_training_running(self) -> bool:
         return bool(self._close_guards)

@@ -32,7 +32,8 @@ AFTER_TEXT_CHARS = 300
 
 
 class SuggestionController(QObject):
-    alternatives_changed = Signal(list, int)  # texts, current index
+    # texts, current index, per alternative "copies your <chapter>" or None (ml/memorisation.py)
+    alternatives_changed = Signal(list, int, list)
     status_message = Signal(str)
     # GUI-thread echoes of the worker's answers for the current editor (what tests and panels wait on).
     suggestion_complete = Signal(int, list, float)  # request id, suggestions, seconds
@@ -54,6 +55,7 @@ class SuggestionController(QObject):
         self._context = ""  # draft before the cursor of the current request (for the log)
         self._asked_at = 0.0
         self._first_words_after: float | None = None  # seconds from request to the first visible text
+        self._copies: list[str | None] = []  # per alternative of the current suggestion, once finished
         self._pending_event: dict[str, Any] | None = None
         self._after_marker: QTextCursor | None = None
         self._document: Path | None = None  # the current editor's file, if it has one
@@ -136,6 +138,7 @@ class SuggestionController(QObject):
         request = self.worker.submit_suggest(context, self.options(), self.memory())
         self._context = context
         self._asked_at, self._first_words_after = time.perf_counter(), None
+        self._copies = []
         editor.begin_ghost(request)
         self.status_message.emit("Suggesting…")
         return request
@@ -162,12 +165,16 @@ class SuggestionController(QObject):
         if editor is None:
             return
         ordered = sorted(suggestions, key=lambda s: s.index)
+        self._copies = [getattr(s, "copies", None) for s in ordered]
         editor.set_alternatives(request, [s.text for s in ordered])
         self.suggestion_complete.emit(request, ordered, seconds)
         first = self._first_words_after if self._first_words_after is not None else seconds
         count = len([s for s in ordered if s.text.strip()])
+        shown = editor.alternative_index()
+        copied = self._copies[shown] if shown < len(self._copies) else None
         self.status_message.emit(f"Suggestion after {first:.1f} s" + (
-            f" · {count} alternatives in {seconds:.1f} s" if count > 1 else ""))
+            f" · {count} alternatives in {seconds:.1f} s" if count > 1 else "") + (
+            f" · ⚠ this suggestion {copied}" if copied else ""))
 
     def _on_cancelled(self, request: int, tokens_after_cancel: int) -> None:
         self.suggestion_cancelled.emit(request, tokens_after_cancel)
@@ -181,8 +188,9 @@ class SuggestionController(QObject):
     def _on_ghost_changed(self) -> None:
         editor = self.editor
         if editor is not None:
-            self.alternatives_changed.emit(editor.alternatives() if editor.ghost_text() else [],
-                                           editor.alternative_index())
+            texts = editor.alternatives() if editor.ghost_text() else []
+            copies = (self._copies + [None] * len(texts))[:len(texts)]
+            self.alternatives_changed.emit(texts, editor.alternative_index(), copies)
 
     # -- the window budget ---------------------------------------------------------------------------
     def schedule_budget(self) -> None:

@@ -33,6 +33,7 @@ import torch
 from cw_desktop.core.generation_settings import PRESETS, GenerationSettings, preset
 from cw_desktop.ml import forms, junk
 from cw_desktop.ml.loading import LoadedModel
+from cw_desktop.ml.memorisation import MemorisationIndex, load_index
 from cw_desktop.ml.project_ngrams import MAX_ORDER, ProjectVocabulary
 from cw_desktop.ml.rerank import rank_alternatives
 
@@ -56,6 +57,7 @@ class Suggestion:
     tokens: int
     finish_reason: str  # "length" | "stop" | "eos" | "cancelled"
     score: float = 0.0  # mean log-probability of its tokens under the model (ranks alternatives)
+    copies: str | None = None  # "copies your Emma.txt, chapter 3": repeats fine-tuning text (ml/memorisation.py)
 
 
 @dataclass
@@ -197,6 +199,8 @@ class Generator:
         self.last_stats = _Stats()
         self._junk_context = ""  # the draft's end, for the junk filter's quote and script checks
         self.vocabulary: ProjectVocabulary | None = ProjectVocabulary()
+        # A fine-tune's index of its training text: finished suggestions that repeat it get marked.
+        self.memorisation: MemorisationIndex | None = load_index(getattr(loaded, "folder", None))
         # A prefill chunk of 256 tokens takes as long as dozens of decoding steps; checking the stop
         # flag before every decoder layer lets a cancel land within one layer instead of one chunk.
         self._prefill_stop: StopCheck | None = None
@@ -517,6 +521,9 @@ class Generator:
                                          should_stop, generator, started)
             # The final list replaces what streamed (the GUI's set_alternatives), so reordering is safe.
             results = rank_alternatives(results)
+        if self.memorisation is not None:  # once per finished suggestion, off the per-token path
+            for result in results:
+                result.copies = self.memorisation.copies(result.text, context)
         self.last_stats.total_s = time.perf_counter() - started
         return results
 
@@ -542,6 +549,7 @@ class Generator:
         tokens = 0
         remaining = settings.max_new_tokens
         reason = "length"
+        copies: str | None = None
         while remaining > 0:
             chunk_tokens = min(remaining, max(16, self.window // 4))
             step = replace(settings, max_new_tokens=chunk_tokens)
@@ -554,11 +562,12 @@ class Generator:
             result = self.suggest(base, step, memory=memory, on_token=stream, should_stop=should_stop)[0]
             written += result.text
             tokens += result.tokens
+            copies = copies or result.copies
             remaining -= max(1, result.tokens)
             if result.finish_reason != "length":
                 reason = result.finish_reason
                 break
-        return Suggestion(index=0, text=written, tokens=tokens, finish_reason=reason)
+        return Suggestion(index=0, text=written, tokens=tokens, finish_reason=reason, copies=copies)
 
 
 def _new_cache(config: Any) -> Any:

@@ -182,6 +182,17 @@ def cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# The CPU split while the editor runs a fine-tune beside its suggestions (docs/benchmarks.md
+# section 5): both at full width oversubscribe the cores and every suggestion gets several times
+# slower; one core for the editor keeps them usable and costs the trainer at most one core.
+def trainer_threads_beside_editor(cores: int | None = None) -> int:
+    return max(1, (cores or cpu_threads()) - 1)
+
+
+def editor_threads_while_training(cores: int | None = None) -> int:
+    return max(1, (cores or cpu_threads()) - trainer_threads_beside_editor(cores))
+
+
 def decoder_blocks(model: Any) -> Any:
     """The stack of transformer blocks (GPT-2 `transformer.h`, Llama `model.layers`, ...)."""
     import torch

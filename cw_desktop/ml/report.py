@@ -18,7 +18,8 @@ REPORT_MD = "report.md"
 def build_report(*, name: str, base: str, base_display: str, folder: Path, corpus: Any, data: Any, hp: Any,
                  before: Any, after: Any, loop: Any, duration_s: float, prompts: Sequence[tuple[str, str]],
                  samples_before: Sequence[str], samples_after: Sequence[str], context_length: int,
-                 eval_share: float, keystrokes: tuple[float | None, float | None] = (None, None)) -> dict[str, Any]:
+                 eval_share: float, keystrokes: tuple[float | None, float | None] = (None, None),
+                 samples_copying: dict[str, Any] | None = None) -> dict[str, Any]:
     """The keys of report.json (docs/architecture.md), plus what a reader needs to trust the numbers."""
     samples = [{"form": form, "prompt": prompt,
                 "before": samples_before[i] if i < len(samples_before) else "",
@@ -53,6 +54,8 @@ def build_report(*, name: str, base: str, base_display: str, folder: Path, corpu
         "duration_s": round(duration_s, 1),
         "tokens_per_s": round(loop.state.tokens_seen / max(1e-6, loop.state.elapsed_s), 1),
         "samples": samples,
+        # Tuned samples repeating >= threshold_words consecutive training words (ml/memorisation.py).
+        "samples_copying": samples_copying,
         # Share of typing the editor's ghost text saves on held-out chapter openings (ml/keystrokes.py).
         "keystrokes_saved": ({"base": keystrokes[0], "tuned": keystrokes[1]}
                              if None not in keystrokes else None),
@@ -71,6 +74,15 @@ def _keystrokes_lines(saved: dict[str, float] | None) -> list[str]:
         return []
     return [f"Ghost text saves ~{saved['tuned'] * 100:.0f}% of your typing on held-out chapters "
             f"(base model: {saved['base'] * 100:.0f}%), for a simulated writer who takes the words that match.", ""]
+
+
+def _copying_lines(copying: dict[str, Any] | None) -> list[str]:
+    if not copying or not copying.get("checked"):
+        return []
+    lines = [f"{copying['count']} of {copying['checked']} tuned samples repeat {copying['threshold_words']} or more "
+             "words in a row from the training text."]
+    lines += [f"- {s['form']} sample copies your {s['source']} ({s['words']} words)" for s in copying["samples"]]
+    return lines + [""]
 
 
 def _quote(text: str) -> str:
@@ -103,6 +115,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         verdict,
         "",
         *_keystrokes_lines(report.get("keystrokes_saved")),
+        *_copying_lines(report.get("samples_copying")),
         "## Data",
         "",
         f"- files: {len(report['files_used'])} used, {len(report['files_skipped'])} skipped; "

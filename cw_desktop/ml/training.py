@@ -61,9 +61,9 @@ def get_lr(step: int, *, max_lr: float, min_lr: float, warmup_steps: int, total_
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (max_lr - min_lr)
 
 
-def configure_threads() -> None:
-    """All cores we may use for the matmuls, one inter-op thread (the graph is sequential)."""
-    torch.set_num_threads(cpu_threads())
+def configure_threads(threads: int | None = None) -> None:
+    """`threads` (default: all cores we may use) for the matmuls, one inter-op thread (the graph is sequential)."""
+    torch.set_num_threads(threads or cpu_threads())
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # already set once in this process
@@ -131,6 +131,20 @@ def optimizer_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}]
 
 
+def make_optimizer(model: Any, hp: Hyperparameters) -> torch.optim.Optimizer:
+    """AdamW over the trainable weights only, with the fused kernel where torch has one.
+
+    The fused kernel is what transformers' Trainer uses by default; on CPU it makes the optimizer
+    step of the 134.5 M-weight bundled model ~5x faster than the default multi-tensor one
+    (docs/benchmarks.md section 5). Older torch builds or unsupported devices fall back.
+    """
+    groups = optimizer_groups(model, hp.weight_decay)
+    try:
+        return torch.optim.AdamW(groups, lr=hp.lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.AdamW(groups, lr=hp.lr, betas=(0.9, 0.95), eps=1e-8)
+
+
 def trainable_state(model: Any) -> dict[str, torch.Tensor]:
     return {name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad}
 
@@ -193,7 +207,8 @@ def save_checkpoint(path: Path, model: Any, optimizer: Any, state: LoopState,
 
 def run_training(model: Any, data: ds.PackedData, hp: Hyperparameters, run_dir: Path, *,
                  on_event: EventCallback | None = None, should_stop: StopCallback | None = None,
-                 resume: bool = False, checkpoint_every_s: float = DEFAULT_CHECKPOINT_SECONDS) -> LoopResult:
+                 resume: bool = False, checkpoint_every_s: float = DEFAULT_CHECKPOINT_SECONDS,
+                 threads: int | None = None) -> LoopResult:
     """The optimisation loop. `model` is already in its mode (apply_mode); it trains in place.
 
     Checkpoints every hp.checkpoint_interval steps and at least every `checkpoint_every_s` seconds
@@ -203,13 +218,12 @@ def run_training(model: Any, data: ds.PackedData, hp: Hyperparameters, run_dir: 
 
     emit = on_event or (lambda event: None)
     stop = should_stop or (lambda: False)
-    configure_threads()
+    configure_threads(threads)
     accelerator = Accelerator(cpu=hp.device == "cpu", mixed_precision=hp.precision)
     torch.manual_seed(hp.seed)
     random.seed(hp.seed)
 
-    optimizer = torch.optim.AdamW(optimizer_groups(model, hp.weight_decay), lr=hp.lr, betas=(0.9, 0.95),
-                                  eps=1e-8)
+    optimizer = make_optimizer(model, hp)
     model, optimizer = accelerator.prepare(model, optimizer)
     trainable = [p for p in model.parameters() if p.requires_grad]
     blocks = data.train_blocks()  # [N, T]
@@ -283,7 +297,8 @@ def run_training(model: Any, data: ds.PackedData, hp: Hyperparameters, run_dir: 
             position = (state.step * hp.grad_accum + micro) * batch_size
             x = blocks[sample_indices(position, batch_size, n_blocks, hp.seed)].to(accelerator.device)  # [B, T]
             with accelerator.autocast():
-                loss = model(input_ids=x, labels=x).loss / hp.grad_accum
+                # No KV cache: training never reuses it (transformers' Trainer turns it off too).
+                loss = model(input_ids=x, labels=x, use_cache=False).loss / hp.grad_accum
             accelerator.backward(loss)
             loss_total += float(loss.detach())
         if hp.grad_clip > 0:
@@ -346,8 +361,10 @@ class TrainConfig:
     device: str = "auto"
     samples: bool = True
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_SECONDS  # wall-clock checkpoints, besides step-based ones
+    threads: int | None = None  # CPU threads; None: all cores (the editor leaves one to its suggestions)
     # Minimum-size rules of the split (tests lower them to train on a few paragraphs).
     split_options: dict[str, int] = field(default_factory=dict)
+    memorisation_words: int = 12  # consecutive training words that make a suggestion a copy (ml/memorisation.py)
 
 
 @dataclass
@@ -410,11 +427,13 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
                     locks: contextlib.ExitStack) -> TrainResult:
     from cw_desktop.ml.corpus import ScanCancelled, load_corpus
     from cw_desktop.ml.loading import load_model
+    from cw_desktop.ml.memorisation import MemorisationIndex, also_saving, copying_samples
     from cw_desktop.ml.report import build_report, write_report
 
     emit = on_event or (lambda event: None)
     stop = should_stop or (lambda: False)
     started = time.perf_counter()
+    configure_threads(config.threads)  # before the baseline evaluation, which is a long matmul run too
     folder = Path(config.folder).expanduser().resolve()
     output = Path(config.output).expanduser().resolve() if config.output else None
     paths = config.paths
@@ -519,7 +538,8 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
     torch.manual_seed(hp.seed)
     model = apply_mode(loaded.model, hp)
     result = run_training(model, data, hp, run_dir, on_event=emit, should_stop=stop,
-                          resume=bool(config.resume), checkpoint_every_s=config.checkpoint_every_s)
+                          resume=bool(config.resume), checkpoint_every_s=config.checkpoint_every_s,
+                          threads=config.threads)
     if result.status == "cancelled":
         return cancelled(result.state.step, result.checkpoint)
 
@@ -536,6 +556,7 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
         keystrokes_after = keystrokes_saved(loaded, model, [u.text for u in split.eval])
 
     emit({"event": "stage", "stage": "save", "message": f"Saving to {output}"})
+    guard = MemorisationIndex.build(split.train, config.memorisation_words)
     report = build_report(
         name=output.name, base=config.base, base_display=loaded.display_name, folder=folder, corpus=corpus,
         data=data, hp=hp, before=base_eval, after=final_eval, loop=result,
@@ -544,8 +565,9 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
         # The window the tuned model is meant to be used with: the base's (training blocks are
         # shorter only to save time; LoRA/top layers keep the base's long-range positions).
         context_length=loaded.context_length, eval_share=config.eval_share,
-        keystrokes=(run_info.get("keystrokes_before"), keystrokes_after))
-    save_model_folder(model, loaded.tokenizer, output, report, write_report)
+        keystrokes=(run_info.get("keystrokes_before"), keystrokes_after),
+        samples_copying=copying_samples(guard, prompts, after) if after else None)
+    save_model_folder(model, loaded.tokenizer, output, report, also_saving(guard, write_report))
     shutil.rmtree(run_dir, ignore_errors=True)  # checkpoints are large and no longer needed
     emit({"event": "done", "output": str(output), "report": report})
     return TrainResult("done", output=output, report=report, run_dir=run_dir, step=result.state.step)

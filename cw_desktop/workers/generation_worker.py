@@ -54,6 +54,7 @@ class GenerationWorker(Worker):
     write_finished = Signal(int, object)  # request id, Suggestion
     cancelled = Signal(int, int)  # request id, tokens streamed after the cancel was requested
     project_changed = Signal(str, int)  # the document whose folder now feeds suggestions ("": none), texts read
+    threads_changed = Signal(int)  # torch threads decoding now uses (fewer while a fine-tune runs beside it)
 
     # Internal: carry a request into the worker's thread (queued connections).
     _install_requested = Signal(object)
@@ -61,6 +62,7 @@ class GenerationWorker(Worker):
     _write_requested = Signal(int, str, str, object, str)  # request id, form, title, max_new_tokens | None, memory
     _budget_requested = Signal(int, str, object, str)
     _project_requested = Signal(object)  # Path of the open document | None
+    _threads_requested = Signal(object)  # int | None (None: back to the count before the first change)
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,6 +83,8 @@ class GenerationWorker(Worker):
         self._write_requested.connect(self._write)
         self._budget_requested.connect(self._budget)
         self._project_requested.connect(self._set_project)
+        self._threads_requested.connect(self._set_threads)
+        self._threads_before: int | None = None
 
     # -- called from the GUI thread (thread-safe) -------------------------------------------------
     def _new_id(self, superseding: str | None = None) -> int:
@@ -121,6 +125,13 @@ class GenerationWorker(Worker):
             self._project_wanted = document
         self._project_requested.emit(document)
 
+    def set_training_running(self, running: bool) -> None:
+        """Decode with fewer threads while a fine-tune runs beside the editor, as many as before once
+        it ends (the split of ml.plan.editor_threads_while_training; docs/benchmarks.md section 5)."""
+        from cw_desktop.ml.plan import editor_threads_while_training
+
+        self._threads_requested.emit(editor_threads_while_training() if running else None)
+
     def cancel(self, request: int | None = None) -> None:
         """Stop `request` (every unfinished request when None) as soon as possible: within one
         decoding step if it is running."""
@@ -139,6 +150,20 @@ class GenerationWorker(Worker):
         return self._generator is not None
 
     # -- run in the worker thread -----------------------------------------------------------------
+    @Slot(object)
+    def _set_threads(self, threads: int | None) -> None:
+        # torch's thread count is per calling thread once it has run an op: set it here, not in the GUI.
+        import torch
+
+        if threads is not None:
+            if self._threads_before is None:
+                self._threads_before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+        elif self._threads_before is not None:
+            torch.set_num_threads(self._threads_before)
+            self._threads_before = None
+        self.threads_changed.emit(torch.get_num_threads())
+
     @Slot(object)
     def _install(self, loaded: "LoadedModel") -> None:
         try:

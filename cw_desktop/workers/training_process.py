@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.ml.plan import trainer_threads_beside_editor
 
 EXIT_DONE, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 3
 # A step of the bundled model plus saving a checkpoint takes seconds, not minutes; after this the
@@ -42,8 +43,11 @@ def train_arguments(folder: str, base: str, *, output: str | None = None, mode: 
                     max_steps: int | None = None, epochs: float | None = None, lr: float | None = None,
                     batch_size: int | None = None, block_size: int | None = None,
                     eval_share: float | None = None, include_accepted: bool = False,
-                    resume: str | None = None) -> list[str]:
-    """The `train` subcommand's arguments, always with --json-progress.
+                    resume: str | None = None, threads: int | None = None) -> list[str]:
+    """The `train` subcommand's arguments, always with --json-progress and --threads.
+
+    `threads` defaults to all cores but one (ml.plan.trainer_threads_beside_editor): the editor's
+    suggestions keep a core while the fine-tune runs.
 
     `resume` is the run folder of an interrupted run (paths.runs_dir/<name>): the trainer takes the
     output folder and hyperparameters from its run.json, so only folder and base are repeated.
@@ -59,6 +63,7 @@ def train_arguments(folder: str, base: str, *, output: str | None = None, mode: 
         args.append("--include-accepted")
     if resume:
         args += ["--resume", resume]
+    args += ["--threads", str(threads or trainer_threads_beside_editor())]
     return args + ["--json-progress"]
 
 

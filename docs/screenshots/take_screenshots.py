@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -62,7 +63,7 @@ def main() -> int:
     window.generation_panel.memory.setPlainText(MEMORY)
     editor = tab.editor
     options = window.controller.options
-    window.controller.options = lambda: {**options(), "seed": args.seed}
+    window.controller.options = lambda: replace(options(), seed=args.seed)
     target = HERE / f"editor-{args.theme}.png"
 
     def type_sentence(_info: dict) -> None:

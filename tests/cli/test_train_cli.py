@@ -163,3 +163,23 @@ def test_human_mode_prints_a_summary(tmp_path, tiny_model_dir) -> None:
     missing = subprocess.run(cli("--data", str(tmp_path / "data"), "train", str(tmp_path / "nope")),
                              capture_output=True, text=True, env=env(), timeout=120)
     assert missing.returncode == 1 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_threads_option_reaches_the_trainer(tmp_path, monkeypatch, capsys) -> None:
+    from cw_desktop.cli import run_cli
+    from cw_desktop.ml import training
+
+    seen: list[int | None] = []
+
+    def fake_train(config, on_event=None, should_stop=None):
+        seen.append(config.threads)
+        return training.TrainResult("cancelled")
+
+    monkeypatch.setattr(training, "train", fake_train)
+    folder = tmp_path / "books"
+    folder.mkdir()
+    base = ["--data", str(tmp_path / "data"), "train", str(folder), "--json-progress"]
+    assert run_cli([*base, "--threads", "1"]) == 3 and seen == [1]
+    assert run_cli(base) == 3 and seen == [1, None]  # no budget given: all cores
+    assert run_cli([*base, "--threads", "0"]) == 1
+    assert "--threads must be at least 1" in capsys.readouterr().out

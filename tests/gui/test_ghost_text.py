@@ -154,3 +154,25 @@ def test_auto_suggest_off_means_on_demand_only(qtbot, window) -> None:
     qtbot.waitUntil(lambda: editor.ghost_text() != "", timeout=5_000)
     saved = json.loads(json.dumps(window.settings.to_dict()))
     assert saved["suggestions"]["auto_suggest"] is False
+
+
+def test_a_suggestion_copying_the_training_text_is_marked_on_its_card_and_in_the_status(qtbot, window) -> None:
+    from cw_desktop.ml.dataset import Unit
+    from cw_desktop.ml.memorisation import MemorisationIndex
+
+    window.alternatives_dock.show()
+    typed = "The old house stood at the end of the lane"
+    editor = wait_for_suggestion(qtbot, window, typed)
+    ghost = editor.ghost_text()
+    assert not window.alternatives_panel.cards[0].copies  # the tiny model has no training index
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    # As if the model had been fine-tuned on a chapter holding exactly what it just wrote.
+    index = MemorisationIndex.build([Unit("stories/lane.txt#4", typed + ghost)], n=4)
+    window.generation._generator.memorisation = index  # idle worker: no request in flight
+    statuses: list[str] = []
+    window.controller.status_message.connect(statuses.append)
+    with qtbot.waitSignal(window.controller.suggestion_complete, timeout=20_000):
+        window.controller.suggest_now()
+    qtbot.waitUntil(lambda: bool(window.alternatives_panel.cards), timeout=5_000)
+    assert window.alternatives_panel.cards[0].copies == "copies your lane.txt, chapter 5"
+    assert any("copies your lane.txt, chapter 5" in s for s in statuses)

@@ -132,3 +132,22 @@ def test_a_broken_dialog_module_is_reported_not_fatal(qtbot, qasync_loop, app_pa
 
     assert window.models.open_dialog("Nope…", broken) is None
     assert warnings and "Nope could not be opened" in warnings[0] and "not_there" in warnings[0]
+
+
+def test_a_running_fine_tune_takes_cores_from_suggestions_until_it_ends(qtbot, window) -> None:
+    from cw_desktop.ml.plan import editor_threads_while_training
+
+    counts: list[int] = []
+    window.generation.threads_changed.connect(counts.append)
+
+    def guard() -> bool:
+        return True
+
+    window.register_close_guard(guard)  # what the fine-tune dialog does when its trainer starts
+    qtbot.waitUntil(lambda: len(counts) == 1, timeout=20_000)
+    assert counts == [editor_threads_while_training()]
+    window.unregister_close_guard(guard)  # the trainer exited
+    qtbot.waitUntil(lambda: len(counts) == 2, timeout=20_000)
+    from cw_desktop.ml.plan import cpu_threads
+
+    assert counts[1] > counts[0] or cpu_threads() == 1  # as many as before: every core again

@@ -58,6 +58,7 @@ def main() -> int:
     parser.add_argument("--grad-accum", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device")
+    parser.add_argument("--threads", type=int)
     parser.add_argument("--no-samples", action="store_true")
     parser.add_argument("--resume", nargs="?", const=True, default=False)
     parser.add_argument("--json-progress", action="store_true")

@@ -146,3 +146,20 @@ def test_a_big_folder_is_read_only_up_to_the_cap(qtbot, worker: GenerationWorker
     with qtbot.waitSignal(relay(worker.project_changed).fired, timeout=20_000) as indexed:
         worker.submit_project(tmp_path / "chapter0.txt")
     assert indexed.args[0][1] == 3
+
+
+def test_suggestions_use_fewer_threads_while_a_fine_tune_runs_then_as_many_as_before(
+        qtbot, worker: GenerationWorker) -> None:
+    from cw_desktop.ml.plan import editor_threads_while_training
+
+    with qtbot.waitSignal(relay(worker.threads_changed).fired, timeout=20_000) as before:
+        worker.set_training_running(False)  # nothing to restore: reports the count in use
+    with qtbot.waitSignal(relay(worker.threads_changed).fired, timeout=20_000) as during:
+        worker.set_training_running(True)
+    assert during.args[0][0] == editor_threads_while_training()
+    with qtbot.waitSignal(relay(worker.suggestions_ready).fired, timeout=20_000) as ready:
+        worker.submit_suggest("The storm broke over the", preset("prose", seed=3))
+    assert ready.args[0][1]  # still answering, on the smaller share of the cores
+    with qtbot.waitSignal(relay(worker.threads_changed).fired, timeout=20_000) as after:
+        worker.set_training_running(False)
+    assert after.args[0][0] == before.args[0][0]

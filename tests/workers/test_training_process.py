@@ -126,3 +126,15 @@ def test_a_missing_program_fails_with_its_name(qtbot, tmp_path):
         process.start()
     assert "could not be started" in blocker.args[0]["message"]
     assert "no-such-trainer" in blocker.args[0]["message"]
+
+
+def test_the_editors_trainer_leaves_a_core_to_the_suggestions(app_paths):
+    from cw_desktop.ml.plan import editor_threads_while_training, trainer_threads_beside_editor
+
+    assert (trainer_threads_beside_editor(2), editor_threads_while_training(2)) == (1, 1)
+    assert (trainer_threads_beside_editor(8), editor_threads_while_training(8)) == (7, 1)
+    assert (trainer_threads_beside_editor(1), editor_threads_while_training(1)) == (1, 1)
+    process = TrainingProcess.for_cli(app_paths, train_arguments("/books", "bundled"))
+    assert process.args[process.args.index("--threads") + 1] == str(trainer_threads_beside_editor())
+    resumed = train_arguments("/books", "bundled", resume="/runs/x", threads=3)
+    assert resumed[resumed.index("--threads") + 1] == "3" and resumed[-1] == "--json-progress"
