@@ -52,6 +52,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Section]]] = {
     "keystrokes": _single("keystrokes"),
     "forms": _single("forms"),
     "llamacpp_anchor": _single("llamacpp_anchor"),
+    "memorisation": _single("memorisation"),
 }
 SAVED_NAMES = {"latency": ["latency", "latency_2"]}
 

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from cw_desktop.core.atomic import atomic_write_bytes, atomic_write_text
 from cw_desktop.core.disk_stamp import DiskStamp
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.core.processes import pid_alive
 from cw_desktop.core.regular_files import FileTooLarge, NotRegularFile, read_regular_file, special_kind_of
 from cw_desktop.core.text_encoding import UTF8, NotText, TextEncoding, UnencodableText, decode, encode
 
@@ -191,38 +192,6 @@ def parse_recovery_entry(raw: Any, file_stem: str) -> RecoveryEntry:
     return RecoveryEntry(doc_id=doc_id, title=need("title", (str,)), text=need("text", (str,)),
                          path=path, memory=need("memory", (str,), ""),
                          pid=pid, saved_at=need("saved_at", (str,), ""), disk_stamp=stamp)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id is running (the session owning a recovery copy)."""
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # pragma: no cover - exercised on Windows only
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)
-        if handle:
-            ctypes.windll.kernel32.CloseHandle(handle)
-            return True
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    """A killed process stays in the table as a zombie until its parent reaps it (seconds, or for
-    good under a parent that never does); it still answers kill(pid, 0) but its session is over."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False  # no /proc (macOS): trust kill()
-    # Field 3, after the parenthesised command name (which may itself contain spaces or ')').
-    return stat[stat.rfind(")") + 2:].startswith(("Z", "X"))
 
 
 class RecoveryStore:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
-from cw_desktop.core.documents import pid_alive
+from cw_desktop.core.processes import pid_alive
 
 RUN_LOCK_FILE = "run.lock"  # inside a run folder
 

@@ -18,8 +18,9 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QTabBar, QTabWidget, QToolButt
 
 from cw_desktop.core.disk_stamp import DiskStamp, current_stamp
 from cw_desktop.core.documents import (DocumentError, MemoryStore, RecoveryEntry, RecoveryStore, memory_dir,
-                                       pid_alive, read_text_file, update_recent)
+                                       read_text_file, update_recent)
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.core.processes import pid_alive
 from cw_desktop.core.settings import Settings
 from cw_desktop.gui.autosave import AutosaveScheduler, RecoveryWriter
 from cw_desktop.gui.document_safety import check_before_save, review_disk_changes, save_document

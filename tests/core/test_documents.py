@@ -110,7 +110,7 @@ def test_a_killed_but_unreaped_session_counts_as_gone() -> None:
     import subprocess
     import sys
 
-    from cw_desktop.core.documents import pid_alive
+    from cw_desktop.core.processes import pid_alive
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

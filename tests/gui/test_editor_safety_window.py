@@ -152,7 +152,7 @@ def test_a_malformed_recovery_copy_does_not_hide_a_valid_one(qtbot, qasync_loop,
     qtbot.keyClicks(window.current_editor(), "keep me")
     window.documents.autosave()
     crash(window)
-    from cw_desktop.core.documents import pid_alive
+    from cw_desktop.core.processes import pid_alive
 
     broken = app_paths.recovery_dir / "0badc0de.json"
     content = json.dumps({"doc_id": "0badc0de", "title": "x", "text": "lost?", "path": None,
