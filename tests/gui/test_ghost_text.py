@@ -139,7 +139,10 @@ def test_gui_thread_stays_responsive_while_the_worker_generates(qtbot, window) -
     assert len(beats) > 5
     # Inference on the GUI thread would show as one gap as long as the whole generation (seconds).
     # The bounds leave room for a machine whose two cores are shared with other busy processes.
-    assert max(gaps) < min(0.5, generation_seconds / 3), f"the GUI thread stalled for {max(gaps) * 1000:.0f} ms"
+    # The tiny model writes its 200 tokens in 0.15-0.3 s, so a third of that is within a busy
+    # machine's scheduling noise; 100 ms still fails when generation runs on the GUI thread (one gap
+    # of the whole generation, >= 0.15 s).
+    assert max(gaps) < min(0.5, max(0.1, generation_seconds / 3)), f"the GUI thread stalled for {max(gaps) * 1000:.0f} ms"
     assert ordered[int(len(ordered) * 0.95)] < 0.1
 
 
