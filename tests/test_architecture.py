@@ -69,11 +69,9 @@ ALLOWED = {
     "gui": {"core", "workers", "gui", "dialogs"},
     "dialogs": {"core", "workers", "gui", "dialogs"},
 }
-# Modules over MAX_LINES that are being split right now.
 MAX_LINES = 600
-TOO_LONG_FOR_NOW = {
-    "ml/generation.py",  # H5/H6 are adding their hooks; the reranker and backends go to new modules
-}
+# Modules over MAX_LINES that are being split right now (none: keep it that way).
+TOO_LONG_FOR_NOW: set[str] = set()
 
 
 def module_name(path: Path, root: Path, package: str) -> str:

@@ -33,9 +33,11 @@ import torch
 from cw_desktop.core.generation_settings import PRESETS, GenerationSettings, preset
 from cw_desktop.ml import forms, junk
 from cw_desktop.ml.loading import LoadedModel
+from cw_desktop.ml.kv_cache import PrefillCancelled, crop_cache, decoder_layers, new_cache, remove_hooks
 from cw_desktop.ml.memorisation import MemorisationIndex, load_index
 from cw_desktop.ml.project_ngrams import MAX_ORDER, ProjectVocabulary
 from cw_desktop.ml.rerank import rank_alternatives
+from cw_desktop.ml.sampling import apply_repetition_penalty, sample_next, stop_index
 
 TokenCallback = Callable[[int, str], None]  # (alternative index, text of that alternative so far)
 StopCheck = Callable[[], bool]
@@ -96,67 +98,6 @@ class _Stats:
     steps_after_stop: int = 0
 
 
-# -- stop rules ------------------------------------------------------------------------------------
-
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
-_SPEAKER_LABEL = re.compile(r"\n\s*[A-Z][A-Z .'-]{1,30}[.:]\s")
-
-
-def stop_index(text: str, rule: str) -> int | None:
-    """Where a suggestion ends under `rule`, or None if it may go on.
-
-    Leading newlines are allowed (the writer may be at the end of a paragraph and the model starts
-    the next one); the rule applies to what follows them.
-    """
-    if rule == "none":
-        return None
-    start = len(text) - len(text.lstrip("\n"))
-    body = text[start:]
-    if rule in ("line", "paragraph", "turn"):
-        cut = body.find("\n")
-        if rule == "turn":
-            label = _SPEAKER_LABEL.search(body)
-            if label is not None and (cut < 0 or label.start() < cut):
-                cut = label.start()
-        return start + cut if cut >= 0 else None
-    if rule == "sentence":
-        match = _SENTENCE_END.search(body)
-        newline = body.find("\n")
-        ends = [m for m in (match.end() if match else -1, newline) if m >= 0]
-        return start + min(ends) if ends else None
-    raise ValueError(f"Unknown stop rule {rule!r}")
-
-
-# -- sampling --------------------------------------------------------------------------------------
-
-def apply_repetition_penalty(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torch.Tensor:
-    """CTRL-style penalty: shrink the scores of tokens already present. logits (B, V), recent (B, T)."""
-    if penalty == 1.0 or recent.numel() == 0:
-        return logits
-    scores = logits.gather(1, recent)
-    scores = torch.where(scores < 0, scores * penalty, scores / penalty)
-    return logits.scatter(1, recent, scores)
-
-
-def sample_next(logits: torch.Tensor, settings: GenerationSettings, generator: torch.Generator | None) -> torch.Tensor:
-    """Pick one token per row. logits (B, V) -> (B,)"""
-    if settings.temperature <= 0:
-        return logits.argmax(dim=-1)
-    logits = logits / settings.temperature
-    if 0 < settings.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, settings.top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if settings.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-        # Drop a token once the mass *before* it already reaches top_p (the top token always stays).
-        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= settings.top_p
-        drop = drop_sorted.scatter(1, order, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
-    probs = logits.softmax(dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
-
-
 # -- the engine ------------------------------------------------------------------------------------
 
 
@@ -211,10 +152,10 @@ class Generator:
         def check_prefill_stop(_module: Any, _args: Any) -> None:
             live = engine()
             if live is not None and live._prefill_stop is not None and live._prefill_stop():
-                raise _PrefillCancelled
+                raise PrefillCancelled
 
-        handles = [layer.register_forward_pre_hook(check_prefill_stop) for layer in _decoder_layers(self.model)]
-        weakref.finalize(self, _remove_hooks, handles)
+        handles = [layer.register_forward_pre_hook(check_prefill_stop) for layer in decoder_layers(self.model)]
+        weakref.finalize(self, remove_hooks, handles)
 
     # -- setup helpers ---------------------------------------------------------------------------
     def _pick_doc_start(self) -> int:
@@ -344,10 +285,10 @@ class Generator:
         or None if cancelled."""
         common, keep = reusable_prefix(self._cache_ids, ids, keep)
         if self._cache is not None and common < len(self._cache_ids):
-            _crop(self._cache, common)
+            crop_cache(self._cache, common)
             self._cache_ids = self._cache_ids[:common]
         if self._cache is None or common == 0:
-            self._cache = _new_cache(self.model.config)
+            self._cache = new_cache(self.model.config)
             self._cache_ids = []
             common = 0
         self.last_stats.reused_tokens = common
@@ -363,9 +304,9 @@ class Generator:
             try:
                 out = self.model(input_ids=torch.tensor([chunk]), cache=self._cache, use_cache=True,
                                  logits_to_keep=keep if end == len(ids) else 1)
-            except _PrefillCancelled:
+            except PrefillCancelled:
                 # The layers before the stop already hold this chunk: bring them all back in line.
-                _crop(self._cache, len(self._cache_ids))
+                crop_cache(self._cache, len(self._cache_ids))
                 return None
             finally:
                 self._prefill_stop = None
@@ -385,7 +326,7 @@ class Generator:
         return out.cache, out.logits[:, -1, :]
 
     def _crop_cache(self, cache: Any, length: int) -> None:
-        _crop(cache, length)
+        crop_cache(cache, length)
 
     def _fork_cache(self) -> Any:
         """A copy of the prompt cache for the alternatives, taken before alternative 0 grows it."""
@@ -393,7 +334,7 @@ class Generator:
 
     def _repeat_rows(self, spare: Any, length: int, rows: int) -> Any:
         """`spare` cut to the prompt's `length` and repeated for `rows` alternatives."""
-        _crop(spare, length)
+        crop_cache(spare, length)
         spare.batch_repeat_interleave(rows)
         return spare
 
@@ -568,145 +509,6 @@ class Generator:
                 reason = result.finish_reason
                 break
         return Suggestion(index=0, text=written, tokens=tokens, finish_reason=reason, copies=copies)
-
-
-def _new_cache(config: Any) -> Any:
-    """A DynamicCache whose plain full-attention layers grow in place (see _GrowingLayer)."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
-
-    cache = DynamicCache(config=config)
-    cache.layers = [_GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
-    return cache
-
-
-def _growing_layer_class() -> type:
-    from transformers.cache_utils import DynamicLayer
-
-    class GrowingLayer(DynamicLayer):
-        """A DynamicLayer that writes new keys/values into spare room of a preallocated buffer.
-
-        transformers' DynamicLayer concatenates on every step, copying the whole cache (30 layers x
-        1,000 positions) once per generated token: ~15% of a decoding step on a CPU. Here keys and
-        values are views of the first `length` positions of a buffer that doubles when full; crop
-        only shortens the view, so the next request writes over the dropped positions.
-        """
-
-        def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
-            super().lazy_initialization(key_states, value_states)
-            self._key_buffer: torch.Tensor | None = None
-            self._value_buffer: torch.Tensor | None = None
-            self._length = 0
-
-        def _adopt(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-            """Take `keys`/`values` (B, H, T, D) as the whole content, with no spare room yet."""
-            self._key_buffer, self._value_buffer = keys.contiguous(), values.contiguous()
-            self._length = keys.shape[-2]
-            self.keys, self.values = self._key_buffer, self._value_buffer
-
-        def _reserve(self, needed: int) -> None:
-            assert self._key_buffer is not None and self._value_buffer is not None
-            capacity = self._key_buffer.shape[-2]
-            if needed <= capacity:
-                return
-            capacity = max(needed, 2 * capacity, 256)
-            grown = []
-            for buffer in (self._key_buffer, self._value_buffer):
-                batch, heads, _, dim = buffer.shape
-                bigger = buffer.new_empty((batch, heads, capacity, dim))
-                bigger[:, :, :self._length] = buffer[:, :, :self._length]
-                grown.append(bigger)
-            self._key_buffer, self._value_buffer = grown
-
-        def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
-                   **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-            if not self.is_initialized:
-                self.lazy_initialization(key_states, value_states)
-            if self._key_buffer is None or self._length == 0:
-                self._adopt(key_states, value_states)
-                return self.keys, self.values
-            added = key_states.shape[-2]
-            self._reserve(self._length + added)
-            self._key_buffer[:, :, self._length:self._length + added] = key_states
-            self._value_buffer[:, :, self._length:self._length + added] = value_states
-            self._length += added
-            self.keys = self._key_buffer[:, :, :self._length]
-            self.values = self._value_buffer[:, :, :self._length]
-            return self.keys, self.values
-
-        def crop(self, tokens_to_remove: int) -> None:
-            if tokens_to_remove > 0:
-                raise ValueError("crop takes a negative number of tokens to remove")
-            if tokens_to_remove == 0 or not self.is_initialized or self._key_buffer is None:
-                return
-            self._length = max(0, self._length + tokens_to_remove)
-            self.keys = self._key_buffer[:, :, :self._length]
-            self.values = self._value_buffer[:, :, :self._length]
-
-        def batch_repeat_interleave(self, repeats: int) -> None:
-            if self.get_seq_length() > 0:
-                self._adopt(self.keys.repeat_interleave(repeats, dim=0), self.values.repeat_interleave(repeats, dim=0))
-
-        def batch_select_indices(self, indices: torch.Tensor) -> None:
-            if self.get_seq_length() > 0:
-                self._adopt(self.keys[indices, ...], self.values[indices, ...])
-
-        def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
-            if self.get_seq_length() > 0:
-                self._adopt(self.keys.index_select(0, beam_idx), self.values.index_select(0, beam_idx))
-
-        def reset(self) -> None:
-            super().reset()
-            self._key_buffer = self._value_buffer = None
-            self._length = 0
-
-    return GrowingLayer
-
-
-class _LazyGrowingLayer:
-    """Defers importing transformers until the first cache is built (the module imports without it)."""
-
-    cls: type | None = None
-
-    def __call__(self) -> Any:
-        if _LazyGrowingLayer.cls is None:
-            _LazyGrowingLayer.cls = _growing_layer_class()
-        return _LazyGrowingLayer.cls()
-
-
-_GrowingLayer = _LazyGrowingLayer()
-
-
-class _PrefillCancelled(Exception):
-    """Raised from a decoder layer's pre-hook to abandon a prefill chunk mid-way."""
-
-
-def _remove_hooks(handles: list[Any]) -> None:
-    for handle in handles:
-        handle.remove()
-
-
-def _decoder_layers(model: Any) -> list[Any]:
-    """The transformer blocks (the longest ModuleList: Llama's model.layers, GPT-2's transformer.h)."""
-    if not isinstance(model, torch.nn.Module):  # another backend's model: no layers to hook
-        return []
-    lists = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList)]
-    return list(max(lists, key=len)) if lists else []
-
-
-def _crop(cache: Any, length: int) -> None:
-    """Shorten a transformers Cache to its first `length` positions (crop takes a negative count).
-
-    Layer by layer: after a prefill abandoned mid-forward, the layers hold different lengths.
-    """
-    for layer in getattr(cache, "layers", None) or []:
-        surplus = layer.get_seq_length() - length
-        if surplus > 0:
-            layer.crop(-surplus)
-    if not hasattr(cache, "layers"):
-        surplus = cache.get_seq_length() - length
-        if surplus > 0:
-            cache.crop(-surplus)
 
 
 def _next_boundary(text: str, position: int) -> int:
