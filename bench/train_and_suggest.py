@@ -27,18 +27,20 @@ from typing import Any
 import common
 from common import Section, median, ms, p90, table
 
-# (label, trainer threads or None for no trainer / its default, editor torch threads)
-CONDITIONS: list[tuple[str, int | None, int | None, bool]] = [
-    ("no training", None, None, False),
-    ("training, both on all cores (before)", None, None, True),
-    ("training, split: trainer cores-1, editor the rest (now)", -1, -1, True),
+# (label, trainer threads (None: its default, -1: the editor's split), editor torch threads (same), trainer
+# running, trainer niceness)
+CONDITIONS: list[tuple[str, int | None, int | None, bool, int]] = [
+    ("no training", None, None, False, 0),
+    ("training, both on all cores (before)", None, None, True, 0),
+    ("training, split: trainer cores-1, editor the rest", -1, -1, True, 0),
+    ("training, split + trainer at lower priority (nice 10)", -1, -1, True, 10),
 ]
 
 
 class Trainer:
     """The CLI trainer as a child process; records the time of each step event."""
 
-    def __init__(self, root: Path, folder: Path, threads: int | None) -> None:
+    def __init__(self, root: Path, folder: Path, threads: int | None, niceness: int = 0) -> None:
         args = [str(common.PYTHON), "-m", "cw_desktop", "--config", str(root / "config"), "--data",
                 str(root / f"data-{time.monotonic_ns()}"), "--cache", str(common.shared_paths().cache_dir),
                 "train", str(folder), "--base", "bundled", "--mode", "top", "--max-steps", "100000",
@@ -47,7 +49,8 @@ class Trainer:
             args += ["--threads", str(threads)]
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         self.process = subprocess.Popen(args, cwd=common.REPO, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
+                                        stderr=subprocess.DEVNULL, text=True,
+                                        preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
         self.steps: list[tuple[float, int]] = []  # (time, tokens seen so far)
         self.training = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -127,10 +130,10 @@ def run(pauses: int = 12) -> Section:
     with tempfile.TemporaryDirectory(prefix="cw-bench-train-suggest-") as tmp:
         root = Path(tmp)
         folder = writing_folder(root)
-        for label, trainer_threads, editor_threads, training in CONDITIONS:
+        for label, trainer_threads, editor_threads, training, niceness in CONDITIONS:
             trainer_threads = trainer_threads_beside_editor() if trainer_threads == -1 else trainer_threads
             editor_threads = editor_threads_while_training() if editor_threads == -1 else editor_threads
-            trainer = Trainer(root, folder, trainer_threads) if training else None
+            trainer = Trainer(root, folder, trainer_threads, niceness) if training else None
             if trainer is not None and not trainer.training.wait(timeout=600):
                 trainer.stop()
                 raise RuntimeError("the trainer did not reach its first step within 10 minutes")

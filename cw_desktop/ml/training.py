@@ -38,6 +38,7 @@ from cw_desktop.core.run_lock import RUN_LOCK_FILE, FolderLock, output_lock_file
 from cw_desktop.ml import dataset as ds
 from cw_desktop.ml.checkpoint import read_checkpoint, rng_state, set_rng_state, write_checkpoint
 from cw_desktop.ml.evaluation import EvalResult, evaluate, generate_samples, keystrokes_saved, sample_prompts
+from cw_desktop.ml.optimizer import make_optimizer, optimizer_groups  # noqa: F401 - re-exported
 from cw_desktop.ml.plan import Hyperparameters, ModelInfo, cpu_threads, decoder_blocks, estimate_seconds, plan_training
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -112,37 +113,6 @@ def plain_model(model: Any) -> Any:
     if hasattr(model, "merge_and_unload"):
         return model.merge_and_unload()
     return model
-
-
-def optimizer_groups(model: Any, weight_decay: float) -> list[dict[str, Any]]:
-    """Decay matrices; never biases, norms or embeddings (decaying them only hurts)."""
-    no_decay: set[int] = set()
-    for module in model.modules():
-        if isinstance(module, torch.nn.Embedding) or "norm" in type(module).__name__.lower():
-            no_decay.update(id(p) for p in module.parameters(recurse=False))
-    decay, other = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        if id(param) in no_decay or param.ndim < 2 or name.endswith("bias"):
-            other.append(param)
-        else:
-            decay.append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}]
-
-
-def make_optimizer(model: Any, hp: Hyperparameters) -> torch.optim.Optimizer:
-    """AdamW over the trainable weights only, with the fused kernel where torch has one.
-
-    The fused kernel is what transformers' Trainer uses by default; on CPU it makes the optimizer
-    step of the 134.5 M-weight bundled model ~5x faster than the default multi-tensor one
-    (docs/benchmarks.md section 5). Older torch builds or unsupported devices fall back.
-    """
-    groups = optimizer_groups(model, hp.weight_decay)
-    try:
-        return torch.optim.AdamW(groups, lr=hp.lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
-    except (RuntimeError, ValueError, TypeError):
-        return torch.optim.AdamW(groups, lr=hp.lr, betas=(0.9, 0.95), eps=1e-8)
 
 
 def trainable_state(model: Any) -> dict[str, torch.Tensor]:
