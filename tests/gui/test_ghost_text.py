@@ -136,7 +136,7 @@ def test_gui_thread_stays_responsive_while_the_worker_generates(qtbot, window) -
     ordered = sorted(gaps)
     print(f"heartbeat during {generation_seconds:.2f} s of generation: {len(beats)} beats, longest gap {max(gaps) * 1000:.0f} ms, "
           f"p95 {ordered[int(len(ordered) * 0.95)] * 1000:.0f} ms, p50 {ordered[len(ordered) // 2] * 1000:.0f} ms")
-    assert len(beats) > 5
+    assert len(beats) >= 3  # 200 tiny-model tokens can take only ~0.15 s
     # Inference on the GUI thread would show as one gap as long as the whole generation (seconds).
     # The bounds leave room for a machine whose two cores are shared with other busy processes.
     # The tiny model writes its 200 tokens in 0.15-0.3 s, so a third of that is within a busy
