@@ -19,7 +19,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 	-DGGML_BMI2=ON -DGGML_OPENMP=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
 	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF
 
-.PHONY: setup run test test-fast bench screenshots clean
+.PHONY: setup run test test-fast bench screenshots dist dist-smoke clean
 
 setup: $(STAMP)
 
@@ -50,5 +50,15 @@ bench: setup
 screenshots: setup
 	sh scripts/screenshots.sh
 
+# The one-folder application dist/cw-desktop/ (PyInstaller, the `dist` extra): about ten minutes on
+# two cores, so not part of `make test`. docs/installing.md has its size and start-up times.
+dist: setup
+	$(BIN)/python -m pip install --quiet -e '.[dist]'
+	nice -n 10 sh packaging/build-dist.sh
+
+# Start the bundle under Xvfb in a clean, offline environment: generate, train, type, ghost text.
+dist-smoke:
+	sh scripts/dist-smoke.sh
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -20,10 +21,12 @@ from typing import Any, TextIO
 
 from cw_desktop.cli import ProgressBar, fail
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.core.train_log import TrainLog
 
 EXIT_DONE, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 3
 EXIT_IN_USE = 4  # another training holds the run or output folder
 MODES = ("full", "lora", "top")  # = training.MODES, repeated so --help does not import torch
+PRECISIONS = ("no", "bf16", "fp16")  # accelerate's mixed_precision values the trainer supports
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="model to start from: 'bundled', a known model or a model folder (default: bundled)")
     parser.add_argument("--output", metavar="DIR", help="where to save the tuned model (default: the data folder)")
     parser.add_argument("--mode", choices=MODES, help="what to train: all weights, LoRA adapters, or the top layers")
+    parser.add_argument("--adapter", action="store_true",
+                        help="save only the LoRA adapter (a few MB, used beside its base per project) "
+                             "instead of a full model copy; implies --mode lora")
     steps = parser.add_mutually_exclusive_group()
     steps.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps")
     steps.add_argument("--epochs", type=float, metavar="E", help="passes over the training text")
@@ -57,6 +63,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads for training (default: all cores; the editor passes one less, so "
                              "suggestions stay responsive)")
+    parser.add_argument("--mixed-precision", choices=PRECISIONS,
+                        help="bf16/fp16 autocast on a GPU (default: bf16 where the GPU supports it, else "
+                             "fp16; none on a CPU; under accelerate launch: its config's mixed_precision)")
+    parser.add_argument("--log-file", metavar="PATH",
+                        help="also write progress lines to PATH, flushed at once, for `tail -f` over ssh "
+                             "(default: train.log in the run folder, moved into the model folder at the end)")
+    parser.add_argument("--log-every", type=int, metavar="N",
+                        help="one log line every N steps (default: about 100 lines per run)")
     parser.add_argument("--json-progress", action="store_true",
                         help="print progress as JSON lines on stdout (for the GUI)")
     parser.set_defaults(handler=run)
@@ -161,7 +175,15 @@ def json_printer(stream: TextIO) -> Callable[[dict[str, Any]], None]:
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return {"mode": args.mode, "max_steps": args.max_steps, "epochs": args.epochs, "lr": args.lr,
-            "batch_size": args.batch_size, "grad_accum": args.grad_accum, "block_size": args.block_size}
+            "batch_size": args.batch_size, "grad_accum": args.grad_accum, "block_size": args.block_size,
+            "precision": mixed_precision_from(args)}
+
+
+def mixed_precision_from(args: argparse.Namespace) -> str | None:
+    """--mixed-precision, else what `accelerate launch` was configured with (it exports it), else
+    None: the plan's choice for the device."""
+    wanted = getattr(args, "mixed_precision", None) or os.environ.get("ACCELERATE_MIXED_PRECISION", "")
+    return wanted if wanted in PRECISIONS else None
 
 
 def run(args: argparse.Namespace, paths: AppPaths) -> int:
@@ -174,17 +196,31 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
         emit = HumanProgress()
     stop = StopFlag()
     stop.install()
+    log = train_log(args)
+    code = EXIT_ERROR
     try:
-        return _train(args, paths, emit, stop)
+        code = _train(args, paths, log.wrap(emit) if log else emit, stop)
+        return code
     finally:
+        if log is not None:
+            log.close(code)
         stop.restore()
         sys.stdout = real_stdout
 
 
+def train_log(args: argparse.Namespace) -> TrainLog | None:
+    """The progress log file; only the main process of a multi-process run writes it."""
+    from cw_desktop.ml.distributed import launched_rank
+
+    if launched_rank() != 0:
+        return None
+    return TrainLog(Path(args.log_file) if args.log_file else None, every=args.log_every)
+
+
 def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, Any]], None], stop: StopFlag) -> int:
     def error(message: str, code: int = EXIT_ERROR) -> int:
+        emit({"event": "error", "message": message})  # the log file's FAILED line; a no-op for HumanProgress
         if args.json_progress:
-            emit({"event": "error", "message": message})
             print(f"cw-desktop: error: {message}", file=sys.stderr)
             return code
         return fail(message, code)
@@ -193,11 +229,13 @@ def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, 
         return error(f"--eval-share must be between 0 and 1 (got {args.eval_share})")
     if not args.checkpoint_minutes > 0:
         return error(f"--checkpoint-minutes must be more than 0 (got {args.checkpoint_minutes})")
-    for name in ("max_steps", "batch_size", "grad_accum", "block_size", "threads"):
+    for name in ("max_steps", "batch_size", "grad_accum", "block_size", "threads", "log_every"):
         value = getattr(args, name)
         if value is not None and value < 1:
             return error(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
 
+    if args.adapter and args.mode not in (None, "lora"):
+        return error(f"--adapter saves a LoRA adapter: it cannot be combined with --mode {args.mode}")
     from cw_desktop.core.run_lock import FolderInUseError
     from cw_desktop.ml.loading import ModelLoadError
     from cw_desktop.ml.training import TrainConfig, train
@@ -207,7 +245,10 @@ def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, 
                          output=Path(args.output) if args.output else None, overrides=overrides_from(args),
                          eval_share=args.eval_share, seed=args.seed, resume=resume,
                          include_accepted=args.include_accepted, device=args.device, samples=not args.no_samples,
-                         checkpoint_every_s=args.checkpoint_minutes * 60, threads=args.threads)
+                         checkpoint_every_s=args.checkpoint_minutes * 60, threads=args.threads,
+                         adapter=args.adapter)
+    if args.adapter:
+        config.overrides["mode"] = "lora"
     try:
         result = train(config, on_event=emit, should_stop=stop)
     except FolderInUseError as exc:

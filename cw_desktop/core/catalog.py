@@ -74,13 +74,28 @@ COMPLETE_MARKER = ".cw_complete"
 BUNDLED = "bundled"
 
 
-def bundled_folder(paths: "AppPaths") -> Path:
-    """The cache folder of the converted bundled model (named after the installed wheel's version)."""
+# Models converted at build time and installed with the application: the one-folder bundle
+# (packaging/cw_desktop.spec) ships the bundled model already converted beside the catalog, so its
+# first start skips the conversion. In a source checkout nothing is there and the cache is used.
+SHIPPED_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def bundled_folder_name() -> str:
+    """The converted bundled model's folder name (after the installed wheel's version)."""
     entry = find_entry(BUNDLED)
     if entry is None:  # pragma: no cover - the catalog ships with the repo
         raise LookupError("models/catalog.toml has no 'bundled' entry")
     version = importlib.metadata.version(entry.distribution) if entry.distribution else "0"
-    return paths.converted_models_dir / f"bundled-smollm2-135m-{version}"
+    return f"bundled-smollm2-135m-{version}"
+
+
+def bundled_folder(paths: "AppPaths") -> Path:
+    """The converted bundled model: the one shipped with the application, else the cache folder."""
+    name = bundled_folder_name()
+    shipped = SHIPPED_MODELS_DIR / name
+    if (shipped / COMPLETE_MARKER).is_file():
+        return shipped
+    return paths.converted_models_dir / name
 
 
 def hub_folder(paths: "AppPaths", entry_or_id: CatalogEntry | str) -> Path:

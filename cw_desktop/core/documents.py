@@ -135,6 +135,7 @@ class RecoveryEntry:
     # The file on disk as this session last read or saved it: after a restore, a change made by
     # another program meanwhile is still noticed before saving over it.
     disk_stamp: DiskStamp | None = None
+    story: dict[str, Any] | None = None  # StoryContext.to_dict(): the lorebook and author's note beside `memory`
 
     @staticmethod
     def new_id() -> str:
@@ -191,7 +192,8 @@ def parse_recovery_entry(raw: Any, file_stem: str) -> RecoveryEntry:
         raise ValueError("the field 'disk_stamp' is malformed")
     return RecoveryEntry(doc_id=doc_id, title=need("title", (str,)), text=need("text", (str,)),
                          path=path, memory=need("memory", (str,), ""),
-                         pid=pid, saved_at=need("saved_at", (str,), ""), disk_stamp=stamp)
+                         pid=pid, saved_at=need("saved_at", (str,), ""), disk_stamp=stamp,
+                         story=need("story", (dict, type(None)), None))
 
 
 class RecoveryStore:

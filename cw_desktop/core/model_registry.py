@@ -336,10 +336,10 @@ def delete_model(folder: Path, paths: AppPaths) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
-def export_model(folder: Path, target_parent: Path, *,
+def export_model(folder: Path, target_parent: Path, *, name: str | None = None,
                  on_progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> Path:
-    """Copy a model folder to target_parent/<folder name>; returns the new folder.
+    """Copy a model folder to target_parent/<name, default: the folder's name>; returns the new folder.
 
     The copy goes to a hidden sibling first and is renamed into place when complete, so a cancelled
     or failed export never leaves something that looks like a whole model. on_progress(bytes done,
@@ -352,12 +352,12 @@ def export_model(folder: Path, target_parent: Path, *,
         raise RegistryError(f"Export target {target_parent} is not a folder")
     if _same_path(target_parent, folder) or folder.resolve() in target_parent.resolve().parents:
         raise RegistryError(f"Cannot export {folder.name} into its own folder")
-    destination = target_parent / folder.name
+    destination = target_parent / (name or folder.name)
     if destination.exists():
         raise RegistryError(f"{destination} already exists; choose another folder or remove it first")
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     total = sum(p.stat().st_size for p in files)
-    staging = target_parent / f".{folder.name}.partial"
+    staging = target_parent / f".{destination.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     done = 0
     try:

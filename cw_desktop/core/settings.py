@@ -34,7 +34,9 @@ class EditorSettings:
     line_width_chars: int = 80  # text column width in distraction-free mode
     autosave_seconds: int = 30
     recent_files: list[str] = field(default_factory=list)
+    recent_projects: list[str] = field(default_factory=list)  # project folders, most recent first
     soft_wrap: bool = True
+    voice_gutter: bool = False  # View ▸ Sounds like you: the fine-tune-vs-base bar beside each paragraph
     # Qt's saveGeometry()/saveState() of the editor window, base64: it reopens where it was left.
     window_geometry: str = ""
     window_state: str = ""
@@ -53,6 +55,11 @@ class SuggestionSettings:
     log_suggestions: bool = True
     # Mix in the names and phrases of the other manuscripts in the open document's folder.
     use_project_vocabulary: bool = True
+    # Never suggested or written, in any case (core.generation_settings.GenerationSettings).
+    banned_phrases: list[str] = field(default_factory=list)
+    # DRY anti-repetition strength (0 = off) and the longest repeat it lets pass, in tokens.
+    dry_multiplier: float = 0.8
+    dry_allowed_length: int = 2
 
 
 @dataclass
@@ -63,6 +70,9 @@ class KeySettings:
     next_alternative: str = "Alt+]"
     previous_alternative: str = "Alt+["
     suggest_now: str = "Ctrl+Space"
+    # Window shortcuts (they work with or without a suggestion showing); see gui/history_controller.py.
+    retry: str = "Alt+R"
+    swap: str = "Alt+W"
 
 
 @dataclass
@@ -75,6 +85,10 @@ class ModelSettings:
     allow_downloads: bool = False
     # "auto" (llama.cpp when installed and the model converts, else torch), "torch" or "llamacpp".
     inference_backend: str = "auto"
+    # Run the model in its own process (workers/inference_process.py): the window never imports
+    # torch (no stalls while a model loads) and a crashing runtime cannot take the editor down.
+    # "auto" = on, "on", "off" (in the window's process, on a thread).
+    inference_process: str = "auto"
 
 
 @dataclass
@@ -133,8 +147,8 @@ class Settings:
 LIMITS: dict[str, tuple[float, float]] = {
     "font_size": (6, 96), "line_width_chars": (20, 400), "autosave_seconds": (1, 3600),
     "debounce_ms": (0, 60_000), "max_new_tokens": (1, 4096), "temperature": (0.0, 5.0),
-    "top_p": (0.0, 1.0), "alternatives": (1, 10)}
-CHOICES: dict[str, tuple[str, ...]] = {"theme": ("light", "dark")}
+    "top_p": (0.0, 1.0), "alternatives": (1, 10), "dry_multiplier": (0.0, 5.0), "dry_allowed_length": (1, 20)}
+CHOICES: dict[str, tuple[str, ...]] = {"theme": ("light", "dark"), "inference_process": ("auto", "on", "off")}
 
 
 def keep_copy(path: Path, data: bytes) -> Path | None:

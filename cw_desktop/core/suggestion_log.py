@@ -4,6 +4,9 @@ One line per shown suggestion:
   {"time", "model", "outcome", "suggestion", "accepted_text", "context_tail", "after_text"}
 outcome is "accepted" (Tab), "partial" (some words taken with Ctrl+Right or typed through),
 "rejected" (Esc, or the cursor moved away) or "typed_over" (the writer typed something else).
+Optional fields (core/suggestion_history.py): "attempt" (the n-th request at the same place, when
+n > 1), "via" ("retry": asked for with Retry; "history": shown again from the place's history;
+"swap": put in by Swap) and "swapped_out" (accepted, then swapped for another: logged as rejected).
 
 The file is append-only so a crash loses at most the line being written, and a damaged line
 (a crash mid-write, a hand edit) is skipped on reading instead of making the history unreadable.
@@ -23,14 +26,21 @@ CONTEXT_TAIL_CHARS = 300
 
 
 def make_event(*, model: str, outcome: str, suggestion: str, accepted_text: str = "",
-               context: str = "", after_text: str = "", time: datetime | None = None) -> dict[str, Any]:
+               context: str = "", after_text: str = "", time: datetime | None = None,
+               attempt: int = 1, via: str = "") -> dict[str, Any]:
     """Build one log line; `context` is the draft before the cursor (only its tail is kept)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown suggestion outcome {outcome!r} (expected one of {', '.join(OUTCOMES)})")
     stamp = (time or datetime.now(timezone.utc)).isoformat(timespec="seconds")
-    return {"time": stamp, "model": model, "outcome": outcome, "suggestion": suggestion,
-            "accepted_text": accepted_text, "context_tail": context[-CONTEXT_TAIL_CHARS:],
-            "after_text": after_text}
+    event: dict[str, Any] = {"time": stamp, "model": model, "outcome": outcome, "suggestion": suggestion,
+                             "accepted_text": accepted_text, "context_tail": context[-CONTEXT_TAIL_CHARS:],
+                             "after_text": after_text}
+    # Only when they say something, so a first suggestion's line stays as it always was.
+    if attempt > 1:
+        event["attempt"] = attempt
+    if via:
+        event["via"] = via
+    return event
 
 
 class SuggestionLog:

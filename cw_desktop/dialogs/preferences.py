@@ -18,6 +18,8 @@ KEY_LABELS = {
     "next_alternative": "Next alternative",
     "previous_alternative": "Previous alternative",
     "suggest_now": "Suggest now",
+    "retry": "Retry: another suggestion here",
+    "swap": "Swap the accepted suggestion",
 }
 
 

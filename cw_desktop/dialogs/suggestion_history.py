@@ -34,6 +34,21 @@ def _local_time(stamp: str) -> str:
         return stamp[:16].replace("T", " ")
 
 
+def outcome_label(event: dict) -> str:
+    """The outcome, and how the suggestion came about when it was not a first ask (retry, swap…)."""
+    label = OUTCOME_LABELS.get(str(event.get("outcome")), str(event.get("outcome")))
+    how = []
+    if event.get("via") == "retry" or (isinstance(event.get("attempt"), int) and event["attempt"] > 1):
+        how.append(f"try {event.get('attempt', 2)} here")
+    if event.get("via") == "history":
+        how.append("shown again")
+    if event.get("via") == "swap":
+        how.append("swapped in")
+    if event.get("swapped_out"):
+        how.append("accepted, then swapped out")
+    return label + (f" · {', '.join(how)}" if how else "")
+
+
 def _one_line(text: str, limit: int = 120) -> str:
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -172,7 +187,7 @@ class SuggestionHistoryDialog(QDialog):
             suggestion = str(event.get("suggestion") or "")
             around = str(event.get("context_tail") or "")[-80:] + " ⟨…⟩ " + str(event.get("after_text") or "")
             cells = [_local_time(str(event.get("time", ""))), self.model_name(str(event.get("model", ""))),
-                     OUTCOME_LABELS.get(str(event.get("outcome")), str(event.get("outcome"))),
+                     outcome_label(event),
                      _one_line(suggestion) + (f"  [kept: {_one_line(taken, 60)}]"
                                              if event.get("outcome") == "partial" and taken else ""),
                      _one_line(around)]

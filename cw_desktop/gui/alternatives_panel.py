@@ -1,4 +1,9 @@
-"""Side panel: the current suggestion's alternatives as cards; clicking one inserts it."""
+"""Side panel: the current suggestion's alternatives as cards; clicking one inserts it.
+
+Below them, the suggestion history of the cursor's place (gui/history_controller.py): earlier
+suggestions made there, which a click shows again as the ghost, or - right after accepting one -
+the others it can be swapped for.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,15 @@ class AlternativeCard(QFrame):
     clicked = Signal(int)
 
     def __init__(self, index: int, text: str, current: bool, copies: str | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, note: str = "") -> None:
         super().__init__(parent)
         self.index = index
+        self.note = note  # e.g. "new": from the latest request at this place
         self.setObjectName("card")
         self.setProperty("current", current)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Click to insert this continuation")
-        number = QLabel(f"{index + 1}")
+        number = QLabel(f"{index + 1}" + (f" · {note}" if note else ""))
         number.setProperty("muted", True)
         # "…" marks that the text follows on from the writer's own; line breaks shown as ⏎.
         body = QLabel("…" + text.rstrip().replace("\n", " ⏎ "))
@@ -47,6 +53,7 @@ class AlternativeCard(QFrame):
 
 class AlternativesPanel(QWidget):
     chosen = Signal(int)  # alternative index the writer clicked
+    history_chosen = Signal(int)  # index into the entries of the last show_history call
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +66,13 @@ class AlternativesPanel(QWidget):
         self.card_layout = QVBoxLayout(self.card_box)
         self.card_layout.setContentsMargins(0, 0, 0, 0)
         self.card_layout.setSpacing(6)
+        # The history section sits below the alternatives, inside the same scrolling box.
+        self.history_title = QLabel()
+        self.history_title.setProperty("muted", True)
+        self.history_title.setWordWrap(True)
+        self.history_title.hide()
+        self.card_layout.addWidget(self.history_title)
+        self.history_cards: list[AlternativeCard] = []
         self.card_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -81,9 +95,26 @@ class AlternativesPanel(QWidget):
             copied = copies[index] if copies and index < len(copies) else None
             card = AlternativeCard(index, text, index == current, copied)
             card.clicked.connect(self.chosen.emit)
-            self.card_layout.insertWidget(self.card_layout.count() - 1, card)
+            self.card_layout.insertWidget(self.card_layout.indexOf(self.history_title), card)
             self.cards.append(card)
-        self.hint.setVisible(not self.cards)
+        self.hint.setVisible(not self.cards and not self.history_cards)
+
+    def show_history(self, title: str, entries: list[tuple[str, bool]], tip: str = "") -> None:
+        """(text, is new) per entry under `title`; nothing at all when `entries` is empty."""
+        for card in self.history_cards:
+            card.deleteLater()
+        self.history_cards = []
+        for index, (text, is_new) in enumerate(entries):
+            card = AlternativeCard(index, text, False, note="new" if is_new else "")
+            card.setProperty("history", True)
+            if tip:
+                card.setToolTip(tip)
+            card.clicked.connect(self.history_chosen.emit)
+            self.card_layout.insertWidget(self.card_layout.count() - 1, card)
+            self.history_cards.append(card)
+        self.history_title.setText(title)
+        self.history_title.setVisible(bool(entries))
+        self.hint.setVisible(not self.cards and not self.history_cards)
 
     def card_texts(self) -> list[str]:
         return [card.text for card in self.cards]

@@ -1,7 +1,8 @@
 """Start the editor: QApplication + a qasync event loop, the window first, the model afterwards.
 
 Nothing here (or in anything it imports) imports torch or transformers: the window must appear
-within a couple of seconds, and the model loader imports them in its own thread.
+within a couple of seconds. The model runs in a child process started first of all
+(workers/inference_process.py), or, with `[model] inference_process = "off"`, on threads of this one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 from cw_desktop import APP_AUTHOR, APP_NAME, __version__
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.settings import Settings
+from cw_desktop.workers.inference_process import InferenceProcess, wants_process
 
 # Test/benchmark hook: when set to a file path, the app writes {"seconds", "torch_imported"} there
 # as soon as the window is on screen, then quits.
@@ -47,6 +49,11 @@ def run_gui(argv: list[str]) -> int:
     args = parse_args(list(argv))
     paths = AppPaths.default(config=args.config, data=args.data, cache=args.cache).ensure()
     settings = Settings.load(paths.settings_file)
+    inference = None
+    if wants_process(settings.model.inference_process):
+        # First of all: the child imports torch on the other core while this one builds the window.
+        inference = InferenceProcess(paths)
+        inference.start()
 
     app = QApplication.instance() or QApplication([sys.argv[0], *args.qt_args])
     app.setApplicationName(APP_NAME)
@@ -63,12 +70,15 @@ def run_gui(argv: list[str]) -> int:
 
     from cw_desktop.gui.main_window import MainWindow
 
-    window = MainWindow(paths, settings)
+    window = MainWindow(paths, settings, inference=inference)
     window.show()
     for problem in settings.problems:
         print(f"cw-desktop: {problem}", file=sys.stderr)
     for file in args.files:
         window.open_path(file)
+    from cw_desktop.gui.status_trace import attach_from_environment
+
+    attach_from_environment(window, started, dict(os.environ))
 
     probe = os.environ.get(STARTUP_PROBE_ENV)
     if probe:

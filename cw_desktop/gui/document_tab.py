@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from cw_desktop.core.disk_stamp import DiskStamp
 from cw_desktop.core.documents import RecoveryEntry
 from cw_desktop.core.settings import KeySettings
+from cw_desktop.core.story_context import StoryContext
 from cw_desktop.core.text_encoding import UTF8, TextEncoding
 from cw_desktop.gui.editor import GhostTextEditor
 
@@ -27,7 +28,7 @@ class DocumentTab(QWidget):
         self.encoding: TextEncoding = UTF8  # codec, BOM and line endings of the file, kept on save
         # The file as last read or saved here: a difference means another program changed it.
         self.disk_stamp: DiskStamp | None = None
-        self.memory = ""
+        self.story = StoryContext()  # Memory, lorebook, author's note (a project's document uses the project's)
         self.untitled_name = "Untitled"
         # document().revision() at the last recovery copy (unchanged: nothing new to protect), or
         # NO_RECOVERY_COPY / NOTHING_TO_RECOVER.
@@ -36,6 +37,14 @@ class DocumentTab(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.editor)
+
+    @property
+    def memory(self) -> str:
+        return self.story.memory
+
+    @memory.setter
+    def memory(self, text: str) -> None:
+        self.story.memory = text
 
     @property
     def title(self) -> str:
@@ -60,4 +69,5 @@ class DocumentTab(QWidget):
     def recovery_entry(self) -> RecoveryEntry:
         return RecoveryEntry(doc_id=self.doc_id, title=self.title, text=self.text(),
                              path=str(self.path) if self.path else None, memory=self.memory,
-                             disk_stamp=self.disk_stamp if self.path else None)
+                             disk_stamp=self.disk_stamp if self.path else None,
+                             story=None if self.story.is_empty() else self.story.to_dict())

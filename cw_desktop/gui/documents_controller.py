@@ -17,11 +17,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QTabBar, QTabWidget, QToolButton
 
 from cw_desktop.core.disk_stamp import DiskStamp, current_stamp
-from cw_desktop.core.documents import (DocumentError, MemoryStore, RecoveryEntry, RecoveryStore, memory_dir,
-                                       read_text_file, update_recent)
+from cw_desktop.core.documents import DocumentError, RecoveryEntry, RecoveryStore, read_text_file, update_recent
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.processes import pid_alive
 from cw_desktop.core.settings import Settings
+from cw_desktop.core.story_context import StoryContext
+from cw_desktop.core.story_store import StoryStore
 from cw_desktop.gui.autosave import AutosaveScheduler, RecoveryWriter
 from cw_desktop.gui.document_safety import check_before_save, review_disk_changes, save_document
 from cw_desktop.gui.document_tab import NO_RECOVERY_COPY, NOTHING_TO_RECOVER, DocumentTab
@@ -50,7 +51,7 @@ class DocumentsController(QObject):
         self.recovery = RecoveryStore(paths.recovery_dir)
         self.recovery_writer = RecoveryWriter(self.recovery, self)
         self.recovery_writer.batch_done.connect(self._on_recovery_written)
-        self.memories = MemoryStore(memory_dir(paths))
+        self.stories = StoryStore.for_paths(paths)  # Memory, lorebook, author's note of loose documents
         self._disk_seen: dict[str, DiskStamp | None] = {}  # doc_id -> disk version already asked about
         self._checking_disk = False
         self._shut_down = False
@@ -169,7 +170,10 @@ class DocumentsController(QObject):
         tab.path, tab.encoding, tab.disk_stamp = path, loaded.encoding, loaded.stamp
         tab.editor.setPlainText(loaded.text)
         tab.editor.document().setModified(False)
-        tab.memory = self.memories.load(path)
+        stored = self.stories.load(path)
+        tab.story = stored.story
+        if stored.problems:
+            self.prompts.error("Story notes problems", "\n".join(stored.problems))
         self.refresh_title(tab)
         self._on_tab_changed()
         self._add_recent(path)
@@ -225,8 +229,8 @@ class DocumentsController(QObject):
         tab.editor.document().setModified(False)
         self.recovery_writer.remove(tab.doc_id)
         tab.recovered_revision = NO_RECOVERY_COPY
-        if tab.memory.strip():
-            self.memories.save(tab.path, tab.memory)
+        if not tab.story.is_empty():
+            self._store_story(tab)
         self._add_recent(tab.path)
         self.refresh_title(tab)
         self.notice.emit(f"Saved {tab.path}", 4000)
@@ -277,17 +281,28 @@ class DocumentsController(QObject):
         if tab is None:
             return
         tab.memory = text
-        tab.recovered_revision = NO_RECOVERY_COPY  # the recovery copy carries the Memory too
+        self.story_edited()
+
+    def story_edited(self) -> None:
+        """The front document's story (Memory, lorebook, author's note) was edited in place."""
+        tab = self.current_tab()
+        if tab is None:
+            return
+        tab.recovered_revision = NO_RECOVERY_COPY  # the recovery copy carries the story too
         self.memory_timer.start()
         self.autosave_scheduler.poke()
 
     def store_memory(self) -> None:
+        """Write every saved document's story to the app-data store."""
         for tab in self.document_tabs():
             if tab.path is not None:
-                try:
-                    self.memories.save(tab.path, tab.memory)
-                except OSError as exc:
-                    self.notice.emit(f"Memory not saved: {exc}", 6000)
+                self._store_story(tab)
+
+    def _store_story(self, tab: DocumentTab) -> None:
+        try:
+            self.stories.save(tab.path, tab.story)
+        except OSError as exc:
+            self.notice.emit(f"Memory and lorebook of {tab.title} not saved: {exc.strerror or exc}", 6000)
 
     # -- autosave and recovery -----------------------------------------------------------------------
     def autosave(self) -> int:
@@ -301,7 +316,7 @@ class DocumentsController(QObject):
         entries = []
         for tab in self.document_tabs():
             document = tab.editor.document()
-            if not document.isModified() and not (tab.path is None and tab.memory.strip()):
+            if not document.isModified() and not (tab.path is None and not tab.story.is_empty()):
                 if tab.recovered_revision != NOTHING_TO_RECOVER:
                     self.recovery_writer.remove(tab.doc_id)
                     tab.recovered_revision = NOTHING_TO_RECOVER
@@ -357,6 +372,7 @@ class DocumentsController(QObject):
             tab.disk_stamp = entry.disk_stamp or current_stamp(tab.path)
         else:
             tab.untitled_name = entry.title
+        tab.story = StoryContext.from_dict(entry.story)[0] if entry.story else StoryContext()
         tab.memory = entry.memory
         tab.editor.setPlainText(entry.text)
         tab.editor.document().setModified(True)  # recovered text is not on disk yet

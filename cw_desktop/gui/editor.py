@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QKeyCombination, Qt, Signal
-from PySide6.QtGui import (QColor, QInputMethodEvent, QKeyEvent, QKeySequence, QMouseEvent, QTextBlock,
-                           QTextCharFormat, QTextLayout)
-from PySide6.QtWidgets import QPlainTextEdit, QWidget
+from PySide6.QtCore import QEvent, QKeyCombination, QPoint, Qt, Signal
+from PySide6.QtGui import (QColor, QContextMenuEvent, QInputMethodEvent, QKeyEvent, QKeySequence, QMouseEvent,
+                           QTextBlock, QTextCharFormat, QTextLayout)
+from PySide6.QtWidgets import QMenu, QPlainTextEdit, QWidget
 
 from cw_desktop.core.settings import KeySettings
 
@@ -39,6 +39,7 @@ class _Ghost:
     index: int = 0
     taken: str = ""  # the part of the suggestion already in the document (typed through / words)
     shown: bool = False  # the writer has seen some text: its fate is worth logging
+    typed: bool = False  # some of `taken` was typed by the writer (typing through), not accepted by key
 
     @property
     def full(self) -> str:
@@ -64,6 +65,7 @@ class GhostTextEditor(QPlainTextEdit):
     ghost_interrupted = Signal(int)  # request id to cancel
     ghost_finished = Signal(str, str, str)  # outcome, suggestion as shown, text that went into the document
     ghost_changed = Signal()  # alternatives or the current index changed (side panel refresh)
+    context_menu_opening = Signal(QMenu)  # the right-click menu, before it shows: controllers add to it
 
     def __init__(self, keys: KeySettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +75,8 @@ class GhostTextEditor(QPlainTextEdit):
         self._ghost: _Ghost | None = None
         self._preedit_block = -1  # block number whose layout currently carries the ghost
         self._internal_edit = False  # our own insertions must not count as "the writer moved away"
+        # The text the last finished suggestion put in: (start position, text, writer typed some of it).
+        self.last_taken: tuple[int, str, bool] | None = None
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.document().setDocumentMargin(16)
         self.document().setModified(False)  # a margin change counts as a modification in Qt
@@ -151,6 +155,7 @@ class GhostTextEditor(QPlainTextEdit):
             return False
         self._insert(ghost.remaining)
         ghost.taken = ghost.full
+        ghost.anchor = self.textCursor().position()
         self.end_ghost("accepted")
         return True
 
@@ -173,6 +178,8 @@ class GhostTextEditor(QPlainTextEdit):
         self._clear_preedit()
         # The model may still be streaming this one (or its alternatives): stop it now.
         self.ghost_interrupted.emit(ghost.request)
+        # The anchor follows the taken text, so the taken text ends right at it.
+        self.last_taken = (ghost.anchor - len(ghost.taken), ghost.taken, ghost.typed) if ghost.taken else None
         if ghost.shown:
             if outcome != "accepted" and ghost.taken:
                 outcome = "partial"
@@ -307,6 +314,7 @@ class GhostTextEditor(QPlainTextEdit):
             super().keyPressEvent(event)
         finally:
             self._internal_edit = False
+        ghost.typed = True
         self._advance_ghost(ghost, typed)
 
     def _advance_ghost(self, ghost: _Ghost, taken: str) -> None:
@@ -324,6 +332,17 @@ class GhostTextEditor(QPlainTextEdit):
         # out, a click to the right of it would land on the wrong character.
         self.end_ghost("rejected")
         super().mousePressEvent(event)
+
+    def context_menu(self, position: QPoint) -> QMenu:
+        """Qt's standard menu for a right click at `position`, with what the controllers add."""
+        menu = self.createStandardContextMenu(position)
+        self.context_menu_opening.emit(menu)
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        menu = self.context_menu(event.pos())
+        menu.exec(event.globalPos())
+        menu.deleteLater()
 
     def inputMethodEvent(self, event: QInputMethodEvent) -> None:  # noqa: N802
         # An input method owns the pre-edit area while composing; the ghost steps aside.

@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QMessageBox, QWidget
 
 from cw_desktop import APP_NAME
+from cw_desktop.core.rewrite_request import ACTIONS as REWRITE_ACTIONS
 from cw_desktop.core.settings import KeySettings, Settings
 
 Slot = Callable[..., Any]
@@ -45,6 +46,11 @@ class MenuSlots:
     suggest_now: Slot
     auto_suggest: Callable[[bool], None]
     write_piece: Slot
+    lorebook: Slot  # the front story's lorebook editor (gui/story_controller.py)
+    retry: Slot  # another suggestion at the cursor (gui/history_controller.py)
+    swap: Slot  # the accepted suggestion for another one from its place's history
+    voice_gutter: Callable[[bool], None]  # View ▸ Sounds like you (gui/voice_controller.py)
+    rewrite: Callable[[str], None]  # rewrite("shorten"): the selection (gui/rewrite_controller.py)
 
 
 # (name in KeySettings, label, editor method and arguments): shown with their keys, handled by the editor.
@@ -78,7 +84,8 @@ class MainMenu(QObject):
         self._action(menu, "&Open…", slots.open, QKeySequence.StandardKey.Open)
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(lambda: slots.fill_recent(self.recent_menu))
-        menu.addSeparator()
+        self.file_menu = menu
+        self.file_saving_section = menu.addSeparator()  # the project actions go in before it
         self._action(menu, "&Save", slots.save, QKeySequence.StandardKey.Save)
         self._action(menu, "Save &as…", slots.save_as, QKeySequence.StandardKey.SaveAs)
         self._action(menu, "&Close tab", slots.close_tab, QKeySequence.StandardKey.Close)
@@ -98,6 +105,10 @@ class MainMenu(QObject):
         self._action(menu, "Find and &replace…", partial(slots.find, True), "Ctrl+H")
         self._action(menu, "Find &next", slots.find_next, keys.FindNext)
         menu.addSeparator()
+        self.rewrite_menu = menu.addMenu("Re&write selection")
+        for action, label in REWRITE_ACTIONS.items():
+            self._action(self.rewrite_menu, label, partial(slots.rewrite, action))
+        menu.addSeparator()
         self._action(menu, "Pre&ferences…", slots.preferences, keys.Preferences)
 
     def _build_view(self, menu: QMenu, slots: MenuSlots, docks: list[QDockWidget]) -> None:
@@ -106,6 +117,7 @@ class MainMenu(QObject):
         menu.addSeparator()
         self.dark_action = self._action(menu, "&Dark theme", slots.dark_theme, "Ctrl+Shift+D", checkable=True)
         self.wrap_action = self._action(menu, "Soft &wrap", slots.soft_wrap, checkable=True)
+        self.voice_action = self._action(menu, "Sounds like &you (voice gutter)", slots.voice_gutter, checkable=True)
         self._action(menu, "&Font…", slots.font)
         self._action(menu, "&Larger text", partial(slots.font_size, +1), QKeySequence.StandardKey.ZoomIn)
         self._action(menu, "&Smaller text", partial(slots.font_size, -1), QKeySequence.StandardKey.ZoomOut)
@@ -120,17 +132,24 @@ class MainMenu(QObject):
         for name, text, call in SUGGEST_ITEMS:
             slot = slots.suggest_now if call is None else partial(slots.editor, *call)
             self.suggest_actions[name] = self._plain_action(menu, text, getattr(self.settings.keys, name), slot)
+        # Real window shortcuts: both work whether or not a suggestion is showing.
+        self.retry_action = self._action(menu, "&Retry: another suggestion here", slots.retry, self.settings.keys.retry)
+        self.swap_action = self._action(menu, "S&wap the accepted suggestion", slots.swap, self.settings.keys.swap)
         menu.addSeparator()
         self.auto_action = self._action(menu, "Suggest &automatically", slots.auto_suggest, checkable=True)
         self._action(menu, "&Write a piece…", slots.write_piece)
+        self._action(menu, "&Lorebook…", slots.lorebook, "Ctrl+Shift+L")
 
     def apply_settings(self) -> None:
         """Check marks and key labels as the settings say (setChecked does not trigger the slots)."""
         self.dark_action.setChecked(self.settings.editor.theme == "dark")
         self.wrap_action.setChecked(self.settings.editor.soft_wrap)
+        self.voice_action.setChecked(self.settings.editor.voice_gutter)
         self.auto_action.setChecked(self.settings.suggestions.auto_suggest)
         for name, action in self.suggest_actions.items():
             action.setText(f"{action.data()}\t{native_key(getattr(self.settings.keys, name))}")
+        self.retry_action.setShortcut(QKeySequence(self.settings.keys.retry))
+        self.swap_action.setShortcut(QKeySequence(self.settings.keys.swap))
 
     def _action(self, menu: QMenu, text: str, slot: Slot, shortcut: Any = None, checkable: bool = False) -> QAction:
         action = QAction(text, self.owner)
@@ -160,7 +179,8 @@ def show_shortcuts(parent: QWidget, keys: KeySettings) -> None:
     rows = [("Accept the suggestion", keys.accept), ("Accept the next word", keys.accept_word),
             ("Dismiss", keys.dismiss), ("Next / previous alternative",
                                         f"{keys.next_alternative} / {keys.previous_alternative}"),
-            ("Suggest now", keys.suggest_now), ("Distraction-free mode", "F11"), ("Find / replace", "Ctrl+F / Ctrl+H")]
+            ("Suggest now", keys.suggest_now), ("Retry: another suggestion here", keys.retry),
+            ("Swap the accepted suggestion for another made there", keys.swap), ("Distraction-free mode", "F11"), ("Find / replace", "Ctrl+F / Ctrl+H")]
     text = "".join(f"<tr><td>{what}</td><td><b>{key}</b></td></tr>" for what, key in rows)
     QMessageBox.information(parent, "Keyboard shortcuts",
                             f"<table cellpadding=4>{text}</table><p>Typing the suggested characters "

@@ -29,15 +29,23 @@ from cw_desktop.gui.document_tab import DocumentTab
 from cw_desktop.gui.documents_controller import DocumentsController
 from cw_desktop.gui.find_bar import FindBar
 from cw_desktop.gui.generation_panel import GenerationPanel
+from cw_desktop.gui.history_controller import HistoryController
 from cw_desktop.gui.main_menu import MainMenu, MenuSlots
 from cw_desktop.gui.model_controller import ModelController
 from cw_desktop.gui.preferences_controller import PreferencesController
+from cw_desktop.gui.project_controller import ProjectController
+from cw_desktop.gui.project_menu import ProjectMenu
+from cw_desktop.gui.project_panel import ProjectPanel
 from cw_desktop.gui.prompts import Prompts, settings_problems_message
+from cw_desktop.gui.rewrite_controller import RewriteController
 from cw_desktop.gui.status_widgets import ModelStatus
+from cw_desktop.gui.story_controller import StoryController
 from cw_desktop.gui.suggestion_controller import SuggestionController
 from cw_desktop.gui.theme import apply_theme, colours, editor_font
+from cw_desktop.gui.voice_controller import VoiceController
 from cw_desktop.gui.writing_controller import WritingController
 from cw_desktop.workers.generation_worker import GenerationWorker
+from cw_desktop.workers.inference_process import InferenceProcess, RemoteGenerationWorker, RemoteModelLoader
 from cw_desktop.workers.threads import start_in_thread, stop_thread
 
 
@@ -46,7 +54,8 @@ class MainWindow(QMainWindow):
     model_failed = Signal(str, str)  # spec, message
     autosaved = Signal(int)  # how many documents were copied to the recovery folder
 
-    def __init__(self, paths: AppPaths, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(self, paths: AppPaths, settings: Settings, parent: QWidget | None = None,
+                 inference: InferenceProcess | None = None) -> None:
         super().__init__(parent)
         self.paths = paths
         self.settings = settings
@@ -54,15 +63,20 @@ class MainWindow(QMainWindow):
         self._close_guards: list[Callable[[], bool]] = []
         self._shut_down = False
 
-        self.generation = GenerationWorker()
-        self.generation_thread = start_in_thread(self.generation, "cw-generation")
+        # With `inference`, the model runs in that child process and these are its stand-ins.
+        self.inference = inference
+        self.generation = RemoteGenerationWorker(inference) if inference else GenerationWorker()
+        self.generation_thread = None if inference else start_in_thread(self.generation, "cw-generation")
 
         self._build_central()
         self._build_docks()
         self._build_status_bar()
         self._build_controllers(Prompts(self))
         self.main_menu = MainMenu(self, settings, paths.data_dir, self._menu_slots(),
-                                  [self.alternatives_dock, self.generation_dock, self.creative_dock], self.model_menu)
+                                  [self.alternatives_dock, self.generation_dock, self.creative_dock, self.project_dock],
+                                  self.model_menu)
+        self.project_menu = ProjectMenu(self, self.main_menu.file_menu, self.main_menu.file_saving_section,
+                                        self.projects)
         self.count_timer = QTimer(self, singleShot=True, interval=150)
         self.count_timer.timeout.connect(self._update_counts)
         self._connect_parts()
@@ -97,9 +111,14 @@ class MainWindow(QMainWindow):
         self.creative_dock = self._dock("Write a piece", self.creative_panel, "creativeDock")
         self.tabifyDockWidget(self.generation_dock, self.creative_dock)
         self.generation_dock.raise_()
+        self.project_panel = ProjectPanel()
+        self.project_dock = self._dock("Project", self.project_panel, "projectDock")
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.project_dock)
+        self.project_dock.hide()  # shown when a project opens
         self.alternatives_dock.setVisible(self.settings.suggestions.show_side_panel)
         self.alternatives_dock.visibilityChanged.connect(self._remember_side_panel)
-        self.focus_mode = DistractionFree(self, [self.alternatives_dock, self.generation_dock, self.creative_dock],
+        self.focus_mode = DistractionFree(self, [self.alternatives_dock, self.generation_dock, self.creative_dock,
+                                                 self.project_dock],
                                           self.tabs.tabBar(), lambda: [t.editor for t in self.document_tabs()],
                                           lambda: self.settings.editor.line_width_chars)
 
@@ -124,6 +143,9 @@ class MainWindow(QMainWindow):
         self.notice_timer.timeout.connect(self.notice.clear)
         self.statusBar().addWidget(self.model_status)
         self.statusBar().addWidget(self.notice, 1)
+        self.session_status = QLabel()  # words written this session against the project's target
+        self.session_status.setProperty("muted", True)
+        self.statusBar().addPermanentWidget(self.session_status)
         self.statusBar().addPermanentWidget(self.counts)
 
     def notify(self, text: str, milliseconds: int = 5000) -> None:
@@ -134,11 +156,18 @@ class MainWindow(QMainWindow):
     def _build_controllers(self, prompts: Prompts) -> None:
         self.preferences = PreferencesController(self.settings, self.paths.settings_file, self)
         self.documents = DocumentsController(self.tabs, self.paths, self.settings, prompts, self)
-        self.models = ModelController(self.paths, self.settings, self.generation, self.model_status, prompts, self)
+        self.models = ModelController(self.paths, self.settings, self.generation, self.model_status, prompts, self,
+                                      RemoteModelLoader(self.inference, self.paths) if self.inference else None)
         self.model_menu = self.models.menu
+        self.story = StoryController(self)  # Memory, lorebook, author's note of the front document
         self.controller = SuggestionController(self.generation, self.settings, self.log, self.generation_panel.options,
-                                               self.documents.current_memory, self)
+                                               self.story.current, self)
+        self.history = HistoryController(self.controller, self.alternatives_panel, self)
         self.writing = WritingController(self.generation, self.creative_panel, self.documents, self)
+        self.rewriting = RewriteController(self.generation, self.documents, self)  # rewrite the selection
+        self.voice = VoiceController(self.paths, lambda: self.controller.model_spec or self.settings.model.spec, self)
+        # A chapter of the open project uses the project's story context (kept in its project file).
+        self.projects = ProjectController(self.project_panel, self.documents, self.settings, self, story=self.story)
 
     def _menu_slots(self) -> MenuSlots:
         documents, preferences = self.documents, self.preferences
@@ -151,7 +180,8 @@ class MainWindow(QMainWindow):
             soft_wrap=preferences.set_soft_wrap, font=lambda: preferences.choose_font(self._current_font()),
             font_size=preferences.change_font_size, distraction_free=self.toggle_distraction_free,
             suggest_now=self.controller.suggest_now, auto_suggest=preferences.set_auto_suggest,
-            write_piece=self._show_creative)
+            write_piece=self._show_creative, lorebook=lambda: self.story.edit_lorebook(self), retry=self.history.retry, swap=self.history.swap,
+            voice_gutter=self._set_voice_gutter, rewrite=self.rewriting.rewrite_selection)
 
     def _connect_parts(self) -> None:
         documents, models = self.documents, self.models
@@ -165,6 +195,9 @@ class MainWindow(QMainWindow):
         documents.notice.connect(self.notify)
         documents.settings_changed.connect(self.preferences.save)
         documents.autosaved.connect(self.autosaved)
+        self.projects.notice.connect(self.notify)
+        self.projects.settings_changed.connect(self.preferences.save)
+        self.projects.session_changed.connect(self.session_status.setText)
         models.settings_changed.connect(self.preferences.save)
         self.preferences.applied.connect(self.apply_settings)
         self.preferences.suggestions_changed.connect(self.controller.apply_settings)
@@ -172,13 +205,30 @@ class MainWindow(QMainWindow):
         models.installed.connect(self._on_model_installed)
         models.failed.connect(self.model_failed)
         self.writing.suggestions_paused.connect(self._pause_suggestions)
+        self.rewriting.suggestions_paused.connect(self._pause_suggestions)
+        self.rewriting.notice.connect(lambda text: self.notify(text, 6000))
         self.alternatives_panel.chosen.connect(self._insert_alternative)
         self.generation_panel.options_changed.connect(self._on_options_changed)
-        self.generation_panel.memory_changed.connect(documents.set_memory)
-        self.generation_panel.memory_changed.connect(self.controller.schedule_budget)
+        self._connect_story()
         self.controller.budget_changed.connect(self.generation_panel.show_budget)
         self.controller.alternatives_changed.connect(self.alternatives_panel.show_alternatives)
         self.controller.status_message.connect(lambda text: self.notify(text, 6000))
+        self.voice.notice.connect(lambda text: self.notify(text, 8000))
+        self.statusBar().addPermanentWidget(self.voice.legend)
+        self.history.status_message.connect(lambda text: self.notify(text, 6000))
+        documents.current_changed.connect(lambda tab: self.history.attach(tab.editor if tab else None))
+
+    def _connect_story(self) -> None:
+        story, panel, fields = self.story, self.generation_panel, self.generation_panel.story_fields
+        panel.memory_changed.connect(story.set_memory)
+        fields.note_changed.connect(story.set_authors_note)
+        fields.depth_changed.connect(story.set_authors_note_depth)
+        fields.lorebook_requested.connect(lambda: story.edit_lorebook(self))
+        story.loose_edited.connect(self.documents.story_edited)
+        story.switched.connect(lambda: (panel.set_memory(story.current().memory), fields.show_story(story.current())))
+        story.changed.connect(lambda: fields.show_lorebook_size(story.current()))
+        story.changed.connect(self.controller.schedule_budget)
+        story.notice.connect(self.notify)
 
     def start(self, model_spec: str | None = None) -> None:
         """After the window is shown: start loading the model in the background, then offer crash
@@ -242,8 +292,9 @@ class MainWindow(QMainWindow):
 
     def _on_current_document(self, tab: DocumentTab | None) -> None:
         self.controller.attach(tab.editor if tab else None)
+        self.voice.attach(tab)
         self._follow_document_folder()
-        self.generation_panel.set_memory(tab.memory if tab else "")
+        self.story.show_loose(tab.story if tab else None)
         self.alternatives_panel.show_alternatives([], 0)
         if self.find_bar.isVisible() and tab is not None:
             self.find_bar.editor = tab.editor
@@ -321,6 +372,8 @@ class MainWindow(QMainWindow):
             self._style_editor(tab)
         self.documents.apply_settings()
         self.controller.apply_settings()
+        if self.voice.enabled != self.settings.editor.voice_gutter:
+            self.voice.set_enabled(self.settings.editor.voice_gutter)
 
     def _style_editor(self, tab: DocumentTab) -> None:
         editor_settings = self.settings.editor
@@ -331,6 +384,11 @@ class MainWindow(QMainWindow):
                                else editor.LineWrapMode.NoWrap)
         if self.focus_mode.active:
             self.focus_mode.center(editor)
+
+    def _set_voice_gutter(self, on: bool) -> None:
+        self.settings.editor.voice_gutter = on
+        self.voice.set_enabled(on)
+        self.preferences.save()
 
     def _remember_side_panel(self, visible: bool) -> None:
         if not self.focus_mode.active and not self.isHidden():
@@ -390,6 +448,7 @@ class MainWindow(QMainWindow):
         self.controller.attach(None)  # ends any ghost and flushes the suggestion log
         self.documents.remove_recovery_copies()  # a clean exit: nothing to recover next time
         self.documents.store_memory()
+        self.story.flush()
         self._remember_window_layout()
         self.preferences.save()
         self.shutdown()
@@ -402,9 +461,14 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self.documents.shut_down()  # copies still being written land first
         self.writing.stop_writing()
+        self.rewriting.shut_down()
         request = self.current_editor().ghost_request if self.current_editor() else None
         if request is not None:
             self.generation.cancel(request)
         self.models.cancel_download()
-        stopped = stop_thread(self.generation_thread, timeout_ms)
+        voice_stopped = self.voice.stop(timeout_ms)  # stops between two blocks of paragraphs
+        stopped = (stop_thread(self.generation_thread, timeout_ms) if self.generation_thread else True) and voice_stopped
+        if self.inference is not None:
+            self.inference.stop(timeout_ms / 1000)
+        stopped = self.projects.shut_down(timeout_ms) and stopped
         return self.models.stop(timeout_ms) and stopped

@@ -9,6 +9,7 @@ their parent (they ask it to guard against closing while a trainer runs).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,16 @@ from cw_desktop.workers.model_loader import ModelLoaderWorker, describe_model
 from cw_desktop.workers.threads import WorkerError, signal_future, start_in_thread, stop_thread
 
 
+MAX_RESTARTS = 3  # crashes of the inference process within two minutes before it is left stopped
+
+
 class ModelController(QObject):
     installed = Signal(str, dict)  # the spec the writer chose, model_info of the model now suggesting
     failed = Signal(str, str)  # spec, message
     settings_changed = Signal()  # the default model changed: the settings file should be saved
 
     def __init__(self, paths: AppPaths, settings: Settings, generation: GenerationWorker, status: ModelStatus,
-                 prompts: Any, dialog_parent: QWidget) -> None:
+                 prompts: Any, dialog_parent: QWidget, loader: ModelLoaderWorker | None = None) -> None:
         super().__init__(dialog_parent)
         self.paths = paths
         self.settings = settings
@@ -44,9 +48,14 @@ class ModelController(QObject):
         self._model_target: str | None = None  # the spec the writer asked for last
         self._download_target: str | None = None
         self.current_model: dict[str, Any] | None = None
-        self.loader = ModelLoaderWorker(paths)
+        # `loader` is given when the model runs in the inference process (its stand-in needs no thread).
+        self.loader = loader or ModelLoaderWorker(paths)
         self.loader.backend = settings.model.inference_backend
-        self.loader_thread = start_in_thread(self.loader, "cw-model-loader")
+        self.loader_thread = start_in_thread(self.loader, "cw-model-loader") if loader is None else None
+        self._restarts: list[float] = []  # when the inference process was restarted after a crash
+        process = getattr(self.loader, "process", None)
+        if process is not None:
+            process.died.connect(self._on_process_died)
         self.loader.progress.connect(self._on_load_progress)
         self.menu = ModelMenu(paths, lambda: self._model_target or self.settings.model.spec, dialog_parent)
         self.menu.model_chosen.connect(self.switch_model)
@@ -95,6 +104,21 @@ class ModelController(QObject):
             message += f" — still using {self.current_model['name']}."
         self.status.show_error(message)
         self.failed.emit(spec, message)
+
+    def _on_process_died(self, message: str) -> None:
+        """The model's process crashed (the documents are safe in this one): start it again and
+        reload the model, unless it keeps crashing."""
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < 120] + [now]
+        self.current_model = None
+        if len(self._restarts) > MAX_RESTARTS:
+            self._show_error(self._model_target or self.settings.model.spec,
+                             f"{message}; it crashed {len(self._restarts)} times in two minutes, so it was not "
+                             "restarted — choose another model or restart cw_desktop")
+            return
+        self.status.show_error(f"{message} — restarting it")
+        self.loader.process.start()
+        self.switch_model(self._model_target or self.settings.model.spec)
 
     def _on_load_progress(self, spec: str, fraction: float, stage: str) -> None:
         if spec in (self._model_target, self._download_target):
@@ -169,7 +193,7 @@ class ModelController(QObject):
 
     def stop(self, timeout_ms: int) -> bool:
         """Stop the loader thread; False when a model load is still running (it cannot be interrupted)."""
-        return stop_thread(self.loader_thread, timeout_ms)
+        return stop_thread(self.loader_thread, timeout_ms) if self.loader_thread is not None else True
 
 
 def short_spec(spec: str) -> str:

@@ -24,6 +24,7 @@ from PySide6.QtGui import QTextCursor
 
 from cw_desktop.core.generation_settings import GenerationSettings
 from cw_desktop.core.settings import Settings
+from cw_desktop.core.story_context import StoryContext
 from cw_desktop.core.suggestion_log import SuggestionLog, make_event
 from cw_desktop.gui.editor import GhostTextEditor
 from cw_desktop.workers.generation_worker import GenerationWorker
@@ -39,9 +40,10 @@ class SuggestionController(QObject):
     suggestion_complete = Signal(int, list, float)  # request id, suggestions, seconds
     suggestion_cancelled = Signal(int, int)  # request id, tokens generated after the cancel
     budget_changed = Signal(object)  # the TokenBudget of the current editor's next request
+    request_sent = Signal(int, str)  # request id, the draft before the cursor it continues
 
     def __init__(self, worker: GenerationWorker, settings: Settings, log: SuggestionLog,
-                 options: Callable[[], GenerationSettings], memory: Callable[[], str],
+                 options: Callable[[], GenerationSettings], memory: Callable[[], StoryContext | str],
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
@@ -59,6 +61,9 @@ class SuggestionController(QObject):
         self._pending_event: dict[str, Any] | None = None
         self._after_marker: QTextCursor | None = None
         self._document: Path | None = None  # the current editor's file, if it has one
+        # Extra fields for the current suggestion's log line (make_event's attempt / via).
+        self.log_notes: dict[str, Any] = {}
+        self._shown_again = 0  # ids for suggestions shown again from the history (no worker request)
         self._project_sent: Path | None = None  # what the worker was last told to index (None: nothing)
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
@@ -126,7 +131,8 @@ class SuggestionController(QObject):
             return
         self.request()
 
-    def request(self) -> int | None:
+    def request(self, options: GenerationSettings | None = None) -> int | None:
+        """Ask for a suggestion at the cursor, with the panel's settings unless given `options`."""
         editor = self.editor
         if editor is None or self.model_spec is None or editor.isReadOnly():
             return None
@@ -135,13 +141,27 @@ class SuggestionController(QObject):
             return None
         self.flush_log()
         context = editor.text_before_cursor()
-        request = self.worker.submit_suggest(context, self.options(), self.memory())
+        request = self.worker.submit_suggest(context, options or self.options(), self.memory())
         self._context = context
         self._asked_at, self._first_words_after = time.perf_counter(), None
         self._copies = []
         editor.begin_ghost(request)
+        self.log_notes = {}  # after begin_ghost: the previous ghost's line was written with its own
+        self.request_sent.emit(request, context)
         self.status_message.emit("Suggesting…")
         return request
+
+    def show_again(self, texts: list[str], index: int, copies: list[str | None], notes: dict[str, Any]) -> None:
+        """Show earlier suggestions for the cursor's place as the ghost, `texts[index]` first."""
+        editor = self.editor
+        if editor is None or editor.isReadOnly() or not texts:
+            return
+        self.flush_log()
+        self._shown_again -= 1  # negative: never a worker request, so cancelling it is a no-op
+        editor.begin_ghost(self._shown_again)
+        self._context, self._copies, self.log_notes = editor.text_before_cursor(), list(copies), dict(notes)
+        editor.set_alternatives(self._shown_again, texts)
+        editor.choose_alternative(index)
 
     def cancel(self, request: int) -> None:
         # A direct call into the worker's thread-safe flag, never a queued signal: the worker's
@@ -217,16 +237,35 @@ class SuggestionController(QObject):
             return
         self.flush_log()
         event = make_event(model=self.model_spec, outcome=outcome, suggestion=suggestion,
-                           accepted_text=accepted, context=self._context)
+                           accepted_text=accepted, context=self._context, **self.log_notes)
         if outcome in ("accepted", "partial"):
-            # Wait for the writer's next words: they show how the accepted text was used.
-            self._pending_event = event
-            self._after_marker = QTextCursor(editor.document())
-            self._after_marker.setPosition(editor.textCursor().position())
-            # Text typed right at the marker must land after it, not push it along.
-            self._after_marker.setKeepPositionOnInsert(True)
+            self._hold_for_after_text(event, editor, editor.textCursor().position())
         else:
             self._append(event)
+
+    def _hold_for_after_text(self, event: dict[str, Any], editor: GhostTextEditor, position: int) -> None:
+        # Wait for the writer's next words: they show how the accepted text was used.
+        self._pending_event = event
+        self._after_marker = QTextCursor(editor.document())
+        self._after_marker.setPosition(position)
+        # Text typed right at the marker must land after it, not push it along.
+        self._after_marker.setKeepPositionOnInsert(True)
+
+    def record_swap(self, removed: str, inserted: str, end: int, context: str) -> None:
+        """Swap replaced the accepted `removed` with `inserted` (now ending at `end`)."""
+        editor = self.editor
+        if editor is None or not self.model_spec or not self.settings.suggestions.log_suggestions:
+            return
+        event = self._pending_event
+        if event is not None and event.get("accepted_text") == removed:
+            # Still waiting for the writer's next words: it was not kept after all.
+            self._pending_event = self._after_marker = None
+            event.update(outcome="rejected", swapped_out=True)
+            self._append(event)
+        else:
+            self.flush_log()
+        self._hold_for_after_text(make_event(model=self.model_spec, outcome="accepted", suggestion=inserted,
+                                             accepted_text=inserted, context=context, via="swap"), editor, end)
 
     def flush_log(self) -> None:
         event, marker = self._pending_event, self._after_marker

@@ -35,11 +35,13 @@ class EvalResult:
 @torch.inference_mode()
 def evaluate(model: Any, ids: torch.Tensor, block_size: int, *, batch_size: int = 4,
              device: torch.device | str | None = None,
-             should_stop: Callable[[], bool] | None = None) -> EvalResult:
+             should_stop: Callable[[], bool] | None = None, world: Any = None) -> EvalResult:
     """Perplexity = exp(sum of token losses / number of tokens) over EVERY held-out block.
 
     Summing token losses (rather than averaging batch means) weights the short last block
-    correctly and makes the number independent of batch size.
+    correctly and makes the number independent of batch size. With several training processes
+    (`world`, ml/distributed.py) each measures every count-th batch and the sums are added up, so
+    the figure is the whole split's, the same as one process would get.
     """
     device = device or next(model.parameters()).device
     was_training = model.training
@@ -51,6 +53,8 @@ def evaluate(model: Any, ids: torch.Tensor, block_size: int, *, batch_size: int 
     total_tokens = 0
     batches = [torch.stack(full[i:i + batch_size]) for i in range(0, len(full), batch_size)]
     batches += [t.unsqueeze(0) for t in tail]
+    if world is not None and world.count > 1:
+        batches = batches[world.index::world.count]
     for batch in batches:  # [B, T]
         if should_stop is not None and should_stop():
             break
@@ -62,6 +66,9 @@ def evaluate(model: Any, ids: torch.Tensor, block_size: int, *, batch_size: int 
         total_tokens += batch[:, 1:].numel()
     if was_training:
         model.train()
+    if world is not None and world.count > 1:
+        total_loss, summed_tokens = world.sum([total_loss, total_tokens])
+        total_tokens = int(summed_tokens)
     mean = total_loss / max(1, total_tokens)
     return EvalResult(loss=mean, perplexity=math.exp(min(mean, 50.0)), tokens=total_tokens)
 

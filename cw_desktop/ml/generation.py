@@ -5,7 +5,8 @@ writer's consecutive requests share almost all of their tokens (they typed a few
 each request only runs the model over the tokens that changed:
 
     draft (text before the cursor)
-      -> window: [doc start] + memory + "\n\n" + the last part of the draft that fits
+      -> window: [doc start] + memory + lorebook + the last part of the draft that fits, with the
+         author's note a few paragraphs before the cursor (ml/story_prompt.py)
       -> token healing: drop the last token, so "The sto" may continue as "storm" rather than
          being forced to start a new token after "sto"
       -> longest common prefix with the cached tokens; crop the cache there
@@ -31,13 +32,17 @@ import torch
 # GenerationSettings, PRESETS and preset() live in core/generation_settings.py (the settings file and
 # the GUI need them without torch); they are re-exported here for the engine's callers.
 from cw_desktop.core.generation_settings import PRESETS, GenerationSettings, preset
+from cw_desktop.core.story_context import StoryContext
 from cw_desktop.ml import forms, junk
 from cw_desktop.ml.loading import LoadedModel
+from cw_desktop.ml.decoding import REPETITION_WINDOW, decode_rows  # noqa: F401  (re-exported)
 from cw_desktop.ml.kv_cache import PrefillCancelled, crop_cache, decoder_layers, new_cache, remove_hooks
 from cw_desktop.ml.memorisation import MemorisationIndex, load_index
-from cw_desktop.ml.project_ngrams import MAX_ORDER, ProjectVocabulary
+from cw_desktop.ml.project_ngrams import ProjectVocabulary
 from cw_desktop.ml.rerank import rank_alternatives
 from cw_desktop.ml.sampling import apply_repetition_penalty, sample_next, stop_index
+from cw_desktop.ml.story_prompt import Prompt as _Prompt, TokenBudget, build_prompt
+from cw_desktop.ml.suggestion import Suggestion
 
 TokenCallback = Callable[[int, str], None]  # (alternative index, text of that alternative so far)
 StopCheck = Callable[[], bool]
@@ -48,42 +53,6 @@ PREFILL_CHUNK = 256
 # When the draft outgrows the window, keep this share of the room, so the cut (and thus the cache)
 # then survives many keystrokes instead of sliding one token per keystroke.
 KEEP_AFTER_TRIM = 0.6
-REPETITION_WINDOW = 64  # recent tokens the repetition penalty looks at
-MEMORY_SEPARATOR = "\n\n"
-
-
-@dataclass
-class Suggestion:
-    index: int
-    text: str
-    tokens: int
-    finish_reason: str  # "length" | "stop" | "eos" | "cancelled"
-    score: float = 0.0  # mean log-probability of its tokens under the model (ranks alternatives)
-    copies: str | None = None  # "copies your Emma.txt, chapter 3": repeats fine-tuning text (ml/memorisation.py)
-
-
-@dataclass
-class TokenBudget:
-    """How the model's window is spent for one request (all in tokens)."""
-
-    window: int
-    memory: int
-    draft: int  # draft tokens actually given to the model
-    reserved: int  # room kept for the suggestion itself
-    draft_total: int = 0  # the whole draft, including what fell out of the window
-
-    @property
-    def free(self) -> int:
-        return max(0, self.window - self.memory - self.draft - self.reserved)
-
-
-@dataclass
-class _Prompt:
-    ids: list[int]  # tokens fed to the model (healed token removed)
-    heal_text: str  # raw token string the first generated token must start with ("" = none)
-    heal_chars: int  # characters of draft text the healed token covered
-    budget: TokenBudget
-    heal_id: int | None = None  # the draft's own last token, removed for healing
 
 
 @dataclass
@@ -139,6 +108,8 @@ class Generator:
         self._anchor: tuple[int, str] | None = None  # (draft char offset of the window start, text there)
         self.last_stats = _Stats()
         self._junk_context = ""  # the draft's end, for the junk filter's quote and script checks
+        self._dry_breakers: dict[tuple[str, ...], dict[int, bool]] = {}  # DRY: which tokens end a repeat
+        self.filter_junk = True  # off while ml/rewrite.py runs: it cleans an instructed answer itself
         self.vocabulary: ProjectVocabulary | None = ProjectVocabulary()
         # A fine-tune's index of its training text: finished suggestions that repeat it get marked.
         self.memorisation: MemorisationIndex | None = load_index(getattr(loaded, "folder", None))
@@ -241,41 +212,10 @@ class Generator:
         self._anchor = (offset, draft[offset:offset + 64])
         return draft[offset:], offset, None
 
-    def _build_prompt(self, context: str, settings: GenerationSettings, memory: str) -> _Prompt:
-        memory_ids = self._encode(memory.strip() + MEMORY_SEPARATOR) if memory.strip() else []
-        reserved = settings.max_new_tokens
-        # Memory never crowds out the draft entirely: cap it at half the window.
-        memory_ids = memory_ids[: max(0, (self.window - reserved) // 2)]
-        room = max(1, self.window - 1 - len(memory_ids) - reserved)
-        draft, _offset, known_ids = self._trim_draft(context, room)
-        # Each encode of a 1,000-token draft costs a few ms per keystroke: reuse the trim's tokens.
-        draft_ids = known_ids if known_ids is not None else self._encode(draft)
-        draft_count = len(draft_ids)
-        if len(draft_ids) > room:  # a pathological draft (no boundaries): hard cut
-            draft_ids = draft_ids[-room:]
-        heal_text, heal_chars, heal_id = "", 0, None
-        # Token healing: the last token of the draft may be a fragment of a longer word (or a lone
-        # space); re-generate it under the constraint that it starts with the same characters.
-        if draft_ids:
-            last = draft_ids[-1]
-            raw = self._token_strings[last]
-            if raw and last not in self._special_ids:
-                heal_text, heal_id = raw, last
-                heal_chars = len(self._decode([last]))
-                draft_ids = draft_ids[:-1]
-        ids = [self._doc_start_id] + memory_ids + draft_ids
-        kept = len(draft_ids) + (1 if heal_text else 0)
-        if len(context) <= len(draft):
-            total = draft_count
-        elif len(context) < room * 8:
-            total = len(self._encode(context))
-        else:  # a long draft: estimate the dropped part from the kept part's characters per token
-            total = kept + round((len(context) - len(draft)) * kept / max(1, len(draft)))
-        budget = TokenBudget(window=self.window, memory=len(memory_ids), draft=kept, reserved=reserved,
-                             draft_total=max(total, kept))
-        return _Prompt(ids=ids, heal_text=heal_text, heal_chars=heal_chars, budget=budget, heal_id=heal_id)
+    def _build_prompt(self, context: str, settings: GenerationSettings, memory: StoryContext | str) -> _Prompt:
+        return build_prompt(self, context, settings, memory)  # memory, lorebook, author's note: ml/story_prompt.py
 
-    def budget(self, context: str, settings: GenerationSettings, memory: str = "") -> TokenBudget:
+    def budget(self, context: str, settings: GenerationSettings, memory: StoryContext | str = "") -> TokenBudget:
         return self._build_prompt(context, settings.validated(), memory).budget
 
     # -- model calls -----------------------------------------------------------------------------
@@ -343,85 +283,23 @@ class Generator:
                      first_index: int, on_token: TokenCallback | None, should_stop: StopCheck | None,
                      generator: torch.Generator | None, started: float,
                      ahead: torch.Tensor | None = None) -> list[Suggestion]:
-        """Sample up to max_new_tokens for each row of `logits` (B, V), extending `cache` in place.
-
-        `ahead` (1, V): when given (one row only), the cache already ends with the healed token
-        prompt.heal_id and `ahead` is the model's prediction after it. If the first sample is that
-        same token (the draft ended with a whole word), the next step needs no model call, so the
-        first visible text comes one decoding step earlier; otherwise that cache slot is dropped.
-        """
-        rows = logits.shape[0]
-        generated: list[list[int]] = [[] for _ in range(rows)]
-        texts = [""] * rows
-        finished: list[str | None] = [None] * rows
-        logprobs = [0.0] * rows
-        recent = torch.tensor([prompt.ids[-REPETITION_WINDOW:]] * rows, dtype=torch.long)
-        for step in range(settings.max_new_tokens):
-            if should_stop is not None and should_stop():
-                finished = [f or "cancelled" for f in finished]
-                break
-            scores = logits.float()
-            if self.vocabulary is not None:  # the writer's own names and phrases (project_ngrams.py)
-                scores = self.vocabulary.mix(scores, [prompt.ids[-MAX_ORDER:] + ids for ids in generated])
-            if step == 0 and prompt.heal_text:
-                # No repetition penalty here: the healed token is the writer's own word, which may
-                # well have appeared before.
-                scores = scores.masked_fill(~self._heal_mask(prompt.heal_text), float("-inf"))
-            else:
-                scores = apply_repetition_penalty(scores, recent, settings.repetition_penalty)
-            next_ids = sample_next(scores, settings, generator)  # (B,)
-            chosen = logits.float().log_softmax(dim=-1).gather(1, next_ids[:, None])[:, 0]
-            for row in range(rows):
-                if finished[row]:
-                    continue
-                token = int(next_ids[row])
-                if token in self._end_ids:
-                    finished[row] = "eos"
-                    continue
-                generated[row].append(token)
-                logprobs[row] += float(chosen[row])
-                # A trailing U+FFFD may be the first bytes of a character the next token completes:
-                # hold it back. One inside the text is a byte sequence that can never be valid
-                # UTF-8 (a small model can emit those): drop it rather than insert garbage.
-                text = self._decode(generated[row])[prompt.heal_chars:].rstrip("\ufffd").replace("\ufffd", "")
-                cut = stop_index(text, settings.stop)
-                if cut is not None:
-                    texts[row] = text[:cut]
-                    finished[row] = "stop"
-                else:
-                    texts[row] = text
-                # Junk (digit runs, markup, quiz phrasing...) is never shown: the suggestion ends before it.
-                texts[row], was_junk = junk.clean_suggestion(texts[row], self._junk_context)
-                if was_junk:
-                    finished[row] = "stop"
-                shown = texts[row] if finished[row] else junk.streamable(texts[row])
-                # After a junk cut the (shorter) text is sent too: what streamed before is withdrawn.
-                if on_token is not None and (shown or was_junk):
-                    if self.last_stats.first_token_s is None:
-                        self.last_stats.first_token_s = time.perf_counter() - started
-                    on_token(first_index + row, shown)
-            self.last_stats.generated_tokens += rows
-            if all(finished):
-                break
-            recent = torch.cat([recent, next_ids[:, None]], dim=1)[:, -REPETITION_WINDOW:]
-            if step == 0 and ahead is not None:
-                if int(next_ids[0]) == prompt.heal_id:
-                    logits = ahead
-                    continue
-                self._crop_cache(cache, cache.get_seq_length() - 1)
-            cache, logits = self._step(cache, next_ids)
-        return [Suggestion(index=first_index + row, text=_tidy(texts[row]), tokens=len(generated[row]),
-                           finish_reason=finished[row] or "length",
-                           score=logprobs[row] / max(1, len(generated[row]))) for row in range(rows)]
+        """Sample up to max_new_tokens for each row of `logits` (B, V), extending `cache` in place:
+        the loop, with banned phrases and the DRY penalty, is ml/decoding.py."""
+        rows = decode_rows(self, logits, cache, prompt, settings, first_index, on_token, should_stop, generator,
+                           started, ahead)
+        return [Suggestion(index=first_index + row, text=_tidy(result.text), tokens=result.tokens,
+                           finish_reason=result.finish_reason, score=result.score) for row, result in enumerate(rows)]
 
     def suggest(self, context: str, settings: GenerationSettings, *, memory: str = "",
-                on_token: TokenCallback | None = None, should_stop: StopCheck | None = None) -> list[Suggestion]:
-        """Continue `context` (the draft before the cursor); alternative 0 streams first."""
+                story: StoryContext | None = None, on_token: TokenCallback | None = None,
+                should_stop: StopCheck | None = None) -> list[Suggestion]:
+        """Continue `context` (the draft before the cursor) under `story` (Memory, lorebook, author's
+        note), or just `memory`; alternative 0 streams first."""
         settings = settings.validated()
         started = time.perf_counter()
         self.last_stats = _Stats()
         self._junk_context = context[-2000:]
-        prompt = self._build_prompt(context, settings, memory)
+        prompt = self._build_prompt(context, settings, story if story is not None else memory)
         if self.vocabulary is not None:
             self.vocabulary.set_draft_ids(prompt.ids)
         generator = None

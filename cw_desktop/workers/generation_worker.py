@@ -11,6 +11,7 @@ GUI thread takes effect within one token.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import threading
 import time
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Signal, Slot
 
 from cw_desktop.core.generation_settings import GenerationSettings
+from cw_desktop.core.rewrite_request import RewriteRequest
+from cw_desktop.core.story_context import StoryContext, as_story
 from cw_desktop.workers.threads import Worker
 
 # The folder read for the project vocabulary while the writer waits: indexing holds up the next
@@ -52,15 +55,18 @@ class GenerationWorker(Worker):
     budget_ready = Signal(int, object)  # request id, TokenBudget
     write_token = Signal(int, str)  # request id, the whole text so far (starting with the prompt)
     write_finished = Signal(int, object)  # request id, Suggestion
+    rewrite_token = Signal(int, str)  # request id, the rewritten passage so far (cleaned)
+    rewrite_finished = Signal(int, object)  # request id, RewriteResult
     cancelled = Signal(int, int)  # request id, tokens streamed after the cancel was requested
     project_changed = Signal(str, int)  # the document whose folder now feeds suggestions ("": none), texts read
     threads_changed = Signal(int)  # torch threads decoding now uses (fewer while a fine-tune runs beside it)
 
     # Internal: carry a request into the worker's thread (queued connections).
     _install_requested = Signal(object)
-    _suggest_requested = Signal(int, str, object, str)  # request id, draft, GenerationSettings, memory
+    _suggest_requested = Signal(int, str, object, object)  # request id, draft, GenerationSettings, StoryContext
     _write_requested = Signal(int, str, str, object, str)  # request id, form, title, max_new_tokens | None, memory
-    _budget_requested = Signal(int, str, object, str)
+    _budget_requested = Signal(int, str, object, object)
+    _rewrite_requested = Signal(int, object)  # request id, RewriteRequest
     _project_requested = Signal(object)  # Path of the open document | None
     _threads_requested = Signal(object)  # int | None (None: back to the count before the first change)
 
@@ -69,6 +75,7 @@ class GenerationWorker(Worker):
         self._generator: Generator | None = None
         self._lock = threading.Lock()
         self._last_id = 0
+        self._forced_id: int | None = None
         # The newest request of each kind that a newer one supersedes ("suggest", "budget").
         self._latest: dict[str, int] = {"suggest": 0, "budget": 0}
         self._active: set[int] = set()  # submitted, not finished: the only ids a cancel can still affect
@@ -81,6 +88,7 @@ class GenerationWorker(Worker):
         self._install_requested.connect(self._install)
         self._suggest_requested.connect(self._suggest)
         self._write_requested.connect(self._write)
+        self._rewrite_requested.connect(self._rewrite)
         self._budget_requested.connect(self._budget)
         self._project_requested.connect(self._set_project)
         self._threads_requested.connect(self._set_threads)
@@ -89,7 +97,8 @@ class GenerationWorker(Worker):
     # -- called from the GUI thread (thread-safe) -------------------------------------------------
     def _new_id(self, superseding: str | None = None) -> int:
         with self._lock:
-            self._last_id += 1
+            # In the inference process the window chose the id (workers/inference_process.py).
+            self._last_id = self._forced_id if self._forced_id is not None else self._last_id + 1
             self._active.add(self._last_id)
             if superseding is not None:
                 self._latest[superseding] = self._last_id
@@ -99,10 +108,12 @@ class GenerationWorker(Worker):
         """Serve requests with `loaded` from now on (the previous model is released)."""
         self._install_requested.emit(loaded)
 
-    def submit_suggest(self, context: str, settings: GenerationSettings, memory: str = "") -> int:
-        """Ask for a continuation of `context`; supersedes (cancels) any earlier suggestion request."""
+    def submit_suggest(self, context: str, settings: GenerationSettings, story: StoryContext | str = "", *,
+                       memory: str = "") -> int:
+        """Ask for a continuation of `context` under `story` (Memory, lorebook, author's note; a plain
+        string is the Memory alone); supersedes (cancels) any earlier suggestion request."""
         request = self._new_id("suggest")
-        self._suggest_requested.emit(request, context, settings.validated(), memory)
+        self._suggest_requested.emit(request, context, settings.validated(), _snapshot(story or memory))
         return request
 
     def submit_write(self, form: str, title: str, max_new_tokens: int | None = None, memory: str = "") -> int:
@@ -112,9 +123,17 @@ class GenerationWorker(Worker):
         self._write_requested.emit(request, form, title, max_new_tokens, memory)
         return request
 
-    def submit_budget(self, context: str, settings: GenerationSettings, memory: str = "") -> int:
+    def submit_rewrite(self, request: RewriteRequest) -> int:
+        """Rewrite the selected passage as `request` asks (ml/rewrite.py): rewrite_token streams the
+        cleaned text, rewrite_finished ends it; cancel(id) stops it. A newer suggestion does not."""
+        request_id = self._new_id()
+        self._rewrite_requested.emit(request_id, request)
+        return request_id
+
+    def submit_budget(self, context: str, settings: GenerationSettings, story: StoryContext | str = "", *,
+                      memory: str = "") -> int:
         request = self._new_id("budget")
-        self._budget_requested.emit(request, context, settings.validated(), memory)
+        self._budget_requested.emit(request, context, settings.validated(), _snapshot(story or memory))
         return request
 
     def submit_project(self, document: Path | None) -> None:
@@ -215,11 +234,11 @@ class GenerationWorker(Worker):
             self._active.discard(request)
             self._cancelled.discard(request)
 
-    @Slot(int, str, object, str)
-    def _suggest(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
-        self._serve(request, self._run_suggest, context, settings, memory)
+    @Slot(int, str, object, object)
+    def _suggest(self, request: int, context: str, settings: GenerationSettings, story: StoryContext) -> None:
+        self._serve(request, self._run_suggest, context, settings, story)
 
-    def _run_suggest(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
+    def _run_suggest(self, request: int, context: str, settings: GenerationSettings, story: StoryContext) -> None:
         if self.is_stopped(request):
             self._finish_cancelled(request, 0)
             return
@@ -237,8 +256,8 @@ class GenerationWorker(Worker):
 
         started = time.perf_counter()
         try:
-            self.budget_ready.emit(request, self._generator.budget(context, settings, memory))
-            suggestions = self._generator.suggest(context, settings, memory=memory, on_token=on_token,
+            self.budget_ready.emit(request, self._generator.budget(context, settings, story))
+            suggestions = self._generator.suggest(context, settings, story=story, on_token=on_token,
                                                   should_stop=lambda: self.is_stopped(request))
         except Exception as exc:  # noqa: BLE001
             self._report_failure(request, exc)
@@ -279,18 +298,46 @@ class GenerationWorker(Worker):
             return
         self.write_finished.emit(request, result)
 
-    @Slot(int, str, object, str)
-    def _budget(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
-        self._serve(request, self._run_budget, context, settings, memory)
+    @Slot(int, object)
+    def _rewrite(self, request: int, rewrite: RewriteRequest) -> None:
+        self._serve(request, self._run_rewrite, rewrite)
 
-    def _run_budget(self, request: int, context: str, settings: GenerationSettings, memory: str) -> None:
+    def _run_rewrite(self, request: int, rewrite: RewriteRequest) -> None:
+        stopped = lambda: self.is_stopped(request, superseded_by_newer=False)  # noqa: E731
+        if stopped():
+            self._finish_cancelled(request, 0)
+            return
+        if self._generator is None:
+            self.failed.emit(request, "No model is loaded yet")
+            return
+        try:
+            from cw_desktop.ml.rewrite import run_rewrite
+
+            result = run_rewrite(self._generator, rewrite, should_stop=stopped,
+                                 on_text=lambda text: None if stopped() else self.rewrite_token.emit(request, text))
+        except ValueError as exc:  # the passage does not fit the model: the message is for the writer
+            self.failed.emit(request, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001
+            self._report_failure(request, exc)
+            return
+        if result.finish_reason == "cancelled":
+            self._finish_cancelled(request, 0)
+        else:
+            self.rewrite_finished.emit(request, result)
+
+    @Slot(int, str, object, object)
+    def _budget(self, request: int, context: str, settings: GenerationSettings, story: StoryContext) -> None:
+        self._serve(request, self._run_budget, context, settings, story)
+
+    def _run_budget(self, request: int, context: str, settings: GenerationSettings, story: StoryContext) -> None:
         with self._lock:
             if request != self._latest["budget"]:
                 return  # a newer question is already queued behind this one
         if self._generator is None:
             return
         try:
-            self.budget_ready.emit(request, self._generator.budget(context, settings, memory))
+            self.budget_ready.emit(request, self._generator.budget(context, settings, story))
         except Exception as exc:  # noqa: BLE001
             self._report_failure(request, exc)
 
@@ -299,3 +346,8 @@ class GenerationWorker(Worker):
 
     def _report_failure(self, request: int, exc: Exception) -> None:
         self.report_failure(request, exc, prefix="Generation failed: ")
+
+
+def _snapshot(story: StoryContext | str) -> StoryContext:
+    """A copy the worker's thread owns: the GUI goes on editing its own StoryContext meanwhile."""
+    return copy.deepcopy(as_story(story))

@@ -30,7 +30,11 @@ LOG_TAIL_LINES = 40
 
 
 def cli_prefix() -> list[str]:
-    """How to start our own CLI from the GUI: the same interpreter, so the same virtualenv."""
+    """How to start our own CLI from the GUI: the same interpreter, so the same virtualenv.
+
+    In the one-folder bundle sys.executable is the `cw-desktop` program itself (no `-m`)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
     return [sys.executable, "-m", "cw_desktop"]
 
 

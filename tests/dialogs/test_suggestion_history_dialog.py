@@ -65,3 +65,20 @@ def test_wipe_asks_first_then_empties_the_log(qtbot, app_paths, monkeypatch):
     assert SuggestionLog(app_paths.suggestion_log).read() == []
     assert dialog.table.rowCount() == 0 and dialog.rates.rowCount() == 0
     assert not dialog.wipe_button.isEnabled()
+
+
+def test_retries_and_swaps_are_told_apart_in_the_outcome_column(qtbot, app_paths):
+    log = SuggestionLog(app_paths.suggestion_log)
+    log.append(make_event(model="bundled", outcome="rejected", suggestion="first try"))
+    log.append(make_event(model="bundled", outcome="rejected", suggestion="second try", attempt=2, via="retry"))
+    swapped_out = make_event(model="bundled", outcome="rejected", suggestion="kept a moment",
+                             accepted_text="kept a moment", attempt=3, via="retry")
+    swapped_out["swapped_out"] = True
+    log.append(swapped_out)
+    log.append(make_event(model="bundled", outcome="accepted", suggestion="first try", accepted_text="first try",
+                          via="swap"))
+    dialog = SuggestionHistoryDialog(app_paths)
+    qtbot.addWidget(dialog)
+    labels = [dialog.table.item(row, 2).text() for row in range(dialog.table.rowCount())]
+    assert labels == ["accepted · swapped in", "rejected · try 3 here, accepted, then swapped out",
+                      "rejected · try 2 here", "rejected"]

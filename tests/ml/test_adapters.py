@@ -1,0 +1,127 @@
+"""Per-project LoRA adapters: one base in memory, adapters switched beside it, a strength that scales
+their change (0 = exactly the base), and an exact weighted merge of two adapters."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from voice_models import paragraphs, train_lora_adapter
+from cw_desktop.core.model_registry import folder_size, list_models
+from cw_desktop.ml.adapters import adapter_name, load_adapters, merge_adapters
+from cw_desktop.ml.generation import Generator, preset
+from cw_desktop.ml.loading import ModelLoadError, load_model
+
+
+@pytest.fixture(scope="module")
+def two_adapters(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    a = train_lora_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapters") / "a", paragraphs("A", 40, seed=1))
+    b = train_lora_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapters") / "b", paragraphs("B", 40, seed=2))
+    return a, b
+
+
+def logits(model, ids: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(input_ids=ids).logits
+
+
+@pytest.fixture(scope="module")
+def probe(tiny_model_dir: Path) -> torch.Tensor:
+    from cw_desktop.ml.loading import auto_tokenizer
+
+    return torch.tensor([auto_tokenizer(tiny_model_dir)("The glimmerwyrm sang beneath the ledger.")["input_ids"]])
+
+
+def test_strength_zero_gives_exactly_the_base_models_logits(tiny_model_dir, two_adapters, probe,
+                                                            session_app_paths) -> None:
+    base = logits(load_model(str(tiny_model_dir), session_app_paths).model, probe)
+    engine = load_adapters(session_app_paths, [two_adapters[0]])
+    name = engine.names[0]
+    assert torch.equal(logits(engine.model, probe), base)  # loaded, not active: the base answers
+    engine.activate(name, 1.0)
+    full = logits(engine.model, probe)
+    assert not torch.allclose(full, base, atol=1e-3)
+    engine.set_strength(0.0)
+    assert torch.equal(logits(engine.model, probe), base)
+    engine.set_strength(0.5)
+    half = logits(engine.model, probe)
+    assert (half - base).abs().mean() < (full - base).abs().mean()
+    engine.set_strength(1.5)
+    stronger = logits(engine.model, probe)
+    assert (stronger - base).abs().mean() > (full - base).abs().mean()
+    engine.set_strength(7.0)  # out of range: held at the maximum
+    assert engine.strength == 1.5
+
+
+def test_switching_adapters_keeps_the_base_and_takes_milliseconds(tiny_model_dir, two_adapters, probe,
+                                                                  session_app_paths) -> None:
+    from peft import PeftModel
+
+    engine = load_adapters(session_app_paths, list(two_adapters))
+    a, b = (adapter_name(f) for f in two_adapters)
+    expected = {}
+    for folder, name in zip(two_adapters, (a, b)):
+        alone = PeftModel.from_pretrained(load_model(str(tiny_model_dir), session_app_paths).model, str(folder))
+        expected[name] = logits(alone.eval(), probe)
+    seconds = []
+    for name in (a, b, a, None, b):
+        seconds.append(engine.activate(name, 1.0))
+        got = logits(engine.model, probe)
+        if name is None:
+            assert torch.equal(got, logits(load_model(str(tiny_model_dir), session_app_paths).model, probe))
+        else:
+            assert torch.allclose(got, expected[name], atol=1e-5)
+    assert max(seconds) < 0.1
+
+
+def test_the_generator_answers_with_the_active_adapter(tiny_model_dir, two_adapters, session_app_paths) -> None:
+    engine = load_adapters(session_app_paths, [two_adapters[0]])
+    generator = Generator(engine.loaded)
+    settings = preset("prose").validated()
+    from dataclasses import replace
+
+    settings = replace(settings, temperature=0.0, alternatives=1, max_new_tokens=8, seed=1)
+    plain = generator.suggest("The", settings)[0].text
+    engine.activate(engine.names[0], 1.5)
+    generator.reset()  # the cache holds keys computed without the adapter
+    tuned = generator.suggest("The", settings)[0].text
+    assert tuned != plain
+
+
+def test_merging_two_adapters_is_their_weighted_sum(tiny_model_dir, two_adapters, probe, session_app_paths) -> None:
+    paths = session_app_paths
+    only_a = merge_adapters(paths, list(two_adapters), [1.0, 0.0], "only a")
+    engine = load_adapters(paths, [two_adapters[0], only_a])
+    engine.activate(adapter_name(two_adapters[0]), 1.0)
+    want = logits(engine.model, probe)
+    engine.activate(adapter_name(only_a), 1.0)
+    assert torch.allclose(logits(engine.model, probe), want, atol=1e-5)
+
+    blend = merge_adapters(paths, list(two_adapters), [0.5, 0.5], "a and b")
+    report = json.loads((blend / "report.json").read_text())
+    assert report["weights"] == [0.5, 0.5] and report["kind"] == "adapter"
+    assert json.loads((blend / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_model_dir)
+    # Small next to a full copy of the model, and listed as a fine-tune of its base.
+    assert folder_size(blend) < folder_size(tiny_model_dir)
+    listed = {info.name: info for info in list_models(paths, entries=[])}
+    assert "a and b" in listed and listed["a and b"].is_fine_tuned
+    # load_model still takes an adapter folder (merged into its base) for the CLI and the fast backend.
+    assert load_model(str(blend), paths).model is not None
+
+
+def test_an_adapter_for_another_base_is_refused_with_the_folder_named(tiny_model_dir, two_adapters, tmp_path,
+                                                                      session_app_paths) -> None:
+    from cw_desktop.ml.tiny import build_tiny_gpt2
+
+    other = build_tiny_gpt2(tmp_path / "other", ["some other text"] * 5, vocab_size=300, n_embd=32)
+    with pytest.raises(ModelLoadError, match=re.escape(f"The adapter in {two_adapters[0]} does not fit")):
+        load_adapters(session_app_paths, [two_adapters[0]], base_spec=str(other))
+
+
+def test_merge_needs_a_weight_per_adapter(two_adapters, session_app_paths) -> None:
+    with pytest.raises(ValueError, match="one weight for each"):
+        merge_adapters(session_app_paths, list(two_adapters), [1.0], "x")
