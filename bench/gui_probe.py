@@ -150,8 +150,14 @@ async def stall_main(out: Path, args: dict[str, str]) -> None:
     from cw_desktop.gui.main_window import MainWindow
 
     paths = AppPaths.default(config=args["--data"] + "/config", data=args["--data"], cache=args["--cache"]).ensure()
+    from cw_desktop.workers.inference_process import InferenceProcess, wants_process
+
     settings = Settings()  # the defaults a new writer gets (3 alternatives, 600 ms debounce)
-    window = MainWindow(paths, settings)
+    settings.model.inference_process = args.get("--inference-process", settings.model.inference_process)
+    inference = InferenceProcess(paths) if wants_process(settings.model.inference_process) else None
+    if inference is not None:
+        inference.start()  # as run_gui does, before the window is built
+    window = MainWindow(paths, settings, inference=inference)
     window.show()
     heartbeat = Heartbeat()
     results: dict[str, Any] = {"phases": {}}

@@ -121,3 +121,21 @@ class AdapterChoices:
             if key not in found or created > found[key][0]:
                 found[key] = (created, folder)
         return {key: folder for key, (_created, folder) in found.items()}
+
+
+def under_bases(infos: list[Any]) -> list[Any]:
+    """Model-manager order: each LoRA adapter right after the model it is an adapter of (ModelInfo
+    rows); adapters whose base is not listed keep their place."""
+    adapters = [i for i in infos if i.folder is not None and is_adapter_folder(i.folder)]
+    placed: set[int] = set()
+    ordered: list[Any] = []
+    for info in infos:
+        if any(info is a for a in adapters):
+            continue
+        ordered.append(info)
+        for adapter in adapters:
+            if id(adapter) not in placed and info.matches_spec(adapter_base(adapter.folder)):
+                ordered.append(adapter)
+                placed.add(id(adapter))
+    ordered += [a for a in adapters if id(a) not in placed]
+    return ordered

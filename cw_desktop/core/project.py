@@ -25,7 +25,7 @@ from typing import Any
 from cw_desktop.core.atomic import atomic_write_text
 from cw_desktop.core.documents import TEXT_SUFFIXES, DocumentError, count_words, read_text_file
 from cw_desktop.core.project_files import (inside, is_hidden, list_chapters, natural_key, safe_relative)
-from cw_desktop.core.regular_files import read_regular_file
+from cw_desktop.core.regular_files import NotRegularFile, read_regular_file
 from cw_desktop.core.settings import keep_copy
 from cw_desktop.core.story_context import StoryContext
 
@@ -40,7 +40,9 @@ DEFAULT_SUFFIX = ".md"
 
 class ProjectError(Exception):
     """An action on the project could not be done; the message names the file and the reason.
-    Nothing on disk was changed when it is raised."""
+    A chapter's file is never half-changed: either it was not touched, or the action on it was
+    done and only the project file could not record it (the message says "not saved"; the
+    next opening finds the file again)."""
 
 
 @dataclass
@@ -53,6 +55,9 @@ class Project:
     missing: dict[str, str] = field(default_factory=dict)  # listed chapters that cannot be opened: why
     problems: list[str] = field(default_factory=list)  # for the writer, each naming the file
     kept_copy: Path | None = None  # where an unusable project file was copied before being rewritten
+    # Why the project file on disk must not be overwritten: it holds something unusable that
+    # could not be copied aside ("" when saving is safe).
+    keep_file_reason: str = ""
 
     @property
     def data_dir(self) -> Path:
@@ -108,13 +113,16 @@ class Project:
         except OSError as exc:
             self.problems.append(f"{self.file}: could not be read ({exc}); the chapters on disk are listed "
                                  "in name order")
+            if not isinstance(exc, NotRegularFile) and not self.file.is_symlink():
+                # Unreadable (permissions, say): it cannot be copied aside, so it is not replaced either.
+                self.keep_file_reason = f"it could not be read ({exc}), so it is not replaced"
             return None
         try:
             raw = json.loads(data.decode("utf-8"))
             if not isinstance(raw, dict):
                 raise ValueError("it is not a JSON object")
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            self.kept_copy = keep_copy(self.file, data)
+            self._keep_aside(data)
             kept = f"; your file was copied to {self.kept_copy.name}" if self.kept_copy else ""
             self.problems.append(f"{self.file}: not a valid project file ({exc}){kept}; the chapters on disk "
                                  "are listed in name order")
@@ -122,8 +130,13 @@ class Project:
         problems_before = len(self.problems)
         listed = self._apply(raw)
         if len(self.problems) > problems_before:
-            self.kept_copy = keep_copy(self.file, data)
+            self._keep_aside(data)
         return listed
+
+    def _keep_aside(self, data: bytes) -> None:
+        self.kept_copy = keep_copy(self.file, data)
+        if self.kept_copy is None:
+            self.keep_file_reason = "it has problems and could not be copied aside, so it is not replaced"
 
     def _apply(self, raw: dict[str, Any]) -> list[str]:
         where = str(self.file)
@@ -182,6 +195,9 @@ class Project:
 
     def save(self) -> None:
         """Write the project file atomically. Raises ProjectError (the old file is then intact)."""
+        if self.keep_file_reason:
+            raise ProjectError(f"{self.file}: not saved: {self.keep_file_reason}; fix or move the file, "
+                               "then open the project again")
         self._check_data_dir()
         try:
             atomic_write_text(self.file, json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n")

@@ -35,6 +35,7 @@ class EditorSettings:
     autosave_seconds: int = 30
     recent_files: list[str] = field(default_factory=list)
     recent_projects: list[str] = field(default_factory=list)  # project folders, most recent first
+    open_project: str = ""  # the project open when the editor closed: it opens again at the next start
     soft_wrap: bool = True
     voice_gutter: bool = False  # View ▸ Sounds like you: the fine-tune-vs-base bar beside each paragraph
     # Qt's saveGeometry()/saveState() of the editor window, base64: it reopens where it was left.

@@ -170,6 +170,8 @@ class LorebookDialog(QDialog):
         problems = []
         names: set[str] = set()
         for entry in self.entries():
+            if not entry.name:
+                problems.append("An entry has no name (the window gauge names the entries it leaves out)")
             problems += entry_problems(entry)
             if entry.name and entry.name.casefold() in names:
                 problems.append(f"{entry.name}: another entry has the same name (the window gauge would not "

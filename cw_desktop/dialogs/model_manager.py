@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
                                QLabel, QMessageBox, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from cw_desktop.core.adapters import is_adapter_folder, under_bases
 from cw_desktop.core.model_registry import (ModelInfo, RegistryError, acceptance_text, delete_model, list_models,
                                             rename_model)
 from cw_desktop.core.paths import AppPaths
@@ -110,13 +111,25 @@ class ModelManagerDialog(QDialog):
             ("Use", self.use_selected), ("Rate samples…", self.rate_selected), ("Rename…", self.rename_selected),
             ("Delete…", self.delete_selected), ("Show folder", self.show_selected_folder),
             ("Export…", self.export_selected), ("Refresh", self.refresh), ("Close", self.reject)))
+        self.merge_button = button("Merge adapters…", self.merge_adapters)
         return button_row([self.use_button, self.rate_button, self.rename_button, self.delete_button,
-                           self.folder_button, self.export_button], [self.refresh_button, self.close_button])
+                           self.folder_button, self.export_button, self.merge_button],
+                          [self.refresh_button, self.close_button])
+
+    def adapters(self) -> list[ModelInfo]:
+        return [m for m in self.models if m.folder is not None and is_adapter_folder(m.folder)]
+
+    def merge_adapters(self) -> None:
+        from cw_desktop.dialogs.merge_adapters import MergeAdaptersDialog
+
+        self.merge_dialog = MergeAdaptersDialog(self.paths, self.adapters(), self)
+        self.merge_dialog.merged.connect(lambda _folder: self.refresh())
+        self.merge_dialog.open()
 
     # -- the table -----------------------------------------------------------------------------
     def refresh(self) -> None:
         selected = self.selected()
-        self.models = list_models(self.paths)
+        self.models = under_bases(list_models(self.paths))  # each adapter under its base
         self.table.setRowCount(len(self.models))
         bold = QFont(self.font())
         bold.setBold(True)
@@ -130,7 +143,8 @@ class ModelManagerDialog(QDialog):
                 data_text = Path(info.data_folder).name or info.data_folder
                 if info.files is not None:
                     data_text += f" ({info.files} file{'s' if info.files != 1 else ''})"
-            cells = [("● " if active else "") + info.name,
+            adapter = info.folder is not None and is_adapter_folder(info.folder)
+            cells = [("● " if active else "") + ("    ↳ adapter: " if adapter else "") + info.name,
                      info.base_model,
                      data_text,
                      f"{info.train_tokens:,}" if info.train_tokens is not None else "—",
@@ -189,6 +203,7 @@ class ModelManagerDialog(QDialog):
         self.delete_button.setEnabled(fine_tuned)
         self.folder_button.setEnabled(has_folder)
         self.export_button.setEnabled(has_folder and self._exporting is None)
+        self.merge_button.setEnabled(len(self.adapters()) >= 2)
 
     # -- actions -------------------------------------------------------------------------------
     def use_selected(self) -> None:

@@ -22,6 +22,7 @@ from cw_desktop import APP_NAME
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.settings import Settings
 from cw_desktop.core.suggestion_log import SuggestionLog
+from cw_desktop.gui.adapter_controller import AdapterController
 from cw_desktop.gui.alternatives_panel import AlternativesPanel
 from cw_desktop.gui.creative_panel import CreativePanel
 from cw_desktop.gui.distraction_free import DistractionFree
@@ -165,6 +166,8 @@ class MainWindow(QMainWindow):
         self.history = HistoryController(self.controller, self.alternatives_panel, self)
         self.writing = WritingController(self.generation, self.creative_panel, self.documents, self)
         self.rewriting = RewriteController(self.generation, self.documents, self)  # rewrite the selection
+        self.adapters = AdapterController(self.paths, self.generation, self)
+        self.generation_panel.layout().insertWidget(0, self.adapters.strength)
         self.voice = VoiceController(self.paths, lambda: self.controller.model_spec or self.settings.model.spec, self)
         # A chapter of the open project uses the project's story context (kept in its project file).
         self.projects = ProjectController(self.project_panel, self.documents, self.settings, self, story=self.story)
@@ -214,6 +217,10 @@ class MainWindow(QMainWindow):
         self.controller.alternatives_changed.connect(self.alternatives_panel.show_alternatives)
         self.controller.status_message.connect(lambda text: self.notify(text, 6000))
         self.voice.notice.connect(lambda text: self.notify(text, 8000))
+        self.adapters.notice.connect(lambda text: self.notify(text, 6000))
+        documents.current_changed.connect(self.adapters.document_changed)
+        documents.title_changed.connect(lambda *_: self.adapters.document_changed(documents.current_tab()))
+        models.installed.connect(lambda *_: self.adapters.model_installed())
         self.statusBar().addPermanentWidget(self.voice.legend)
         self.history.status_message.connect(lambda text: self.notify(text, 6000))
         documents.current_changed.connect(lambda tab: self.history.attach(tab.editor if tab else None))
@@ -235,6 +242,7 @@ class MainWindow(QMainWindow):
         recovery (the model loads while the writer decides)."""
         self.switch_model(model_spec or self.settings.model.spec)
         self.report_settings_problems()
+        self.projects.reopen_last()
         self.documents.restore_from_crash()
 
     def report_settings_problems(self) -> None:

@@ -122,6 +122,7 @@ class ProjectController(QObject):
             self.prompts.error("Project problems", f"{shown}{more}\n\nNo chapter was changed or removed.")
         self._save(quiet=True)  # records the chapters found on disk (a bad file was copied aside first)
         self.settings.editor.recent_projects = update_recent(self.settings.editor.recent_projects, project.folder)
+        self.settings.editor.open_project = str(project.folder)
         self.settings_changed.emit()
         self._show_tree()
         self.session = WritingSession(self.total_words(), project.session_target)
@@ -131,8 +132,16 @@ class ProjectController(QObject):
         self._on_current_document(self.documents.current_tab())
         return project
 
+    def reopen_last(self) -> None:
+        """At start: the project that was open when the editor closed, if its folder is still there."""
+        folder = self.settings.editor.open_project
+        if folder and Path(folder).is_dir():
+            self.open_project(Path(folder))
+
     def close_project(self) -> None:
         self.project = None
+        self.settings.editor.open_project = ""
+        self.settings_changed.emit()
         self.matches = []
         self.panel.show_project(None, [])
         self.session_changed.emit("")
@@ -247,6 +256,7 @@ class ProjectController(QObject):
             result = action()
         except ProjectError as exc:
             self.prompts.error(failure_title, str(exc))
+            self._show_tree()  # the file may have changed even if the project file could not record it
             return None
         return True if result is None else result
 
@@ -357,17 +367,18 @@ class ProjectController(QObject):
             self.panel.select_chapter(self.project.chapter_of(tab.path))
         if self.story_controller is not None:
             if in_project:
-                self.story_controller.use_storage(self.project.load_story, self._save_story)
+                project = self.project  # edits still pending when another project opens land in this one
+                self.story_controller.use_storage(project.load_story, lambda story: self._save_story(project, story))
             else:
                 self.story_controller.use_storage(None, None)  # back to the loose document's own store
 
-    def _save_story(self, story: StoryContext) -> None:
-        if self.project is not None:
-            try:
-                self.project.save_story(story)
-            except ProjectError as exc:
-                # As an OSError the story controller keeps the edit and tries again on the next one.
-                raise OSError(str(exc)) from exc
+    @staticmethod
+    def _save_story(project: Project, story: StoryContext) -> None:
+        try:
+            project.save_story(story)
+        except ProjectError as exc:
+            # As an OSError the story controller keeps the edit and tries again on the next one.
+            raise OSError(str(exc)) from exc
 
     # -- export --------------------------------------------------------------------------------------
     def export_dialog(self, whole_project: bool = True) -> None:

@@ -177,10 +177,12 @@ _OPENER_WORDS = ("sure", "certainly", "of course", "absolutely", "okay", "alrigh
 _HOLD_CHARS = 100
 
 # What follows the passage in a chatty answer: comments on it, or the framing starting over.
-_AFTERWORD = re.compile(r"\n\s*(?:I hope|Let me know|Feel free|Note:|This (?:version|rewrite|revision|"
-                        r"rewritten|new version|passage (?:now|keeps|uses))|The (?:rewritten|revised|expanded|"
-                        r"shortened) (?:passage|version|text)|In this (?:version|rewrite)|Original:|"
-                        r"Rewritten\b[^\n:]{0,40}:|Passage:)", re.IGNORECASE)
+_AFTERWORD = re.compile(r"\n\s*(?:I hope|Let me know|Feel free|Note:|Here(?:'s|’s| is) what|In this (?:version|rewrite)|"
+                        r"This (?:version|rewrite|revision|rewritten|new version|passage (?:now|keeps|uses))|"
+                        r"The (?:rewritten|revised|expanded|shortened) (?:passage|version|text)|"
+                        r"(?:The |New |Original )?(?:passage|original|version)\b[^\n:]{0,40}:|"
+                        r"(?:Rewrite|Rewritten|Expand|Expanded|Shorten|Shortened|Describe)\b[^\n]{0,60}"
+                        r"\b(?:passage|version|text)\b)", re.IGNORECASE)
 _QUOTES = {'"': '"', "“": "”", "«": "»", "'": "'"}
 
 

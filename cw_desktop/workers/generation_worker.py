@@ -69,6 +69,8 @@ class GenerationWorker(Worker):
     _rewrite_requested = Signal(int, object)  # request id, RewriteRequest
     _project_requested = Signal(object)  # Path of the open document | None
     _threads_requested = Signal(object)  # int | None (None: back to the count before the first change)
+    adapter_changed = Signal(dict)  # ml.adapters.AdapterServing.serve's account: adapter, strength, seconds, note
+    _adapter_requested = Signal(object, float, object)  # adapter folder (str) | None, strength, AppPaths | None
 
     def __init__(self) -> None:
         super().__init__()
@@ -93,6 +95,9 @@ class GenerationWorker(Worker):
         self._project_requested.connect(self._set_project)
         self._threads_requested.connect(self._set_threads)
         self._threads_before: int | None = None
+        self._installed: Any = None  # the generator of the installed model, when an adapter answers instead
+        self._adapters: Any = None  # ml.adapters.AdapterServing, made at the first adapter
+        self._adapter_requested.connect(self._set_adapter)
 
     # -- called from the GUI thread (thread-safe) -------------------------------------------------
     def _new_id(self, superseding: str | None = None) -> int:
@@ -144,6 +149,11 @@ class GenerationWorker(Worker):
             self._project_wanted = document
         self._project_requested.emit(document)
 
+    def set_adapter(self, folder: str | None, strength: float = 1.0, paths: Any = None) -> None:
+        """Answer with the LoRA adapter in `folder` at `strength` (0-1.5) beside its base, or with
+        the installed model alone (None). Plain data in; `adapter_changed` or `failed` answers."""
+        self._adapter_requested.emit(folder, float(strength), paths)
+
     def set_training_running(self, running: bool) -> None:
         """Decode with fewer threads while a fine-tune runs beside the editor, as many as before once
         it ends (the split of ml.plan.editor_threads_while_training; docs/benchmarks.md section 5)."""
@@ -193,10 +203,28 @@ class GenerationWorker(Worker):
             traceback.print_exc()
             self.install_failed.emit(f"The model {loaded.display_name} could not be used: {exc}")
             return
-        self._generator = generator
+        self._generator = self._installed = generator
         if self._project_texts:
             self._index_project(self._project_texts)  # the new model has its own tokens
         self.model_installed.emit(model_info(loaded))
+
+    @Slot(object, float, object)
+    def _set_adapter(self, folder: str | None, strength: float, paths: Any) -> None:
+        try:
+            from cw_desktop.ml.adapters import AdapterServing
+
+            if self._adapters is None:
+                self._adapters = AdapterServing(paths)
+            generator, account = self._adapters.serve(self._installed, folder, strength)
+        except Exception as exc:  # noqa: BLE001 - the installed model keeps answering
+            from cw_desktop.ml.loading import ModelLoadError
+
+            self.report_failure(folder or "", exc, expected=(ModelLoadError,))
+            return
+        if generator is not None and generator is not self._generator:
+            self._generator = generator
+            self._index_project(self._project_texts)
+        self.adapter_changed.emit(account)
 
     @Slot(object)
     def _set_project(self, document: Path | None) -> None:

@@ -187,3 +187,18 @@ def test_nothing_is_written_through_a_link_out_of_the_project(tmp_path: Path) ->
         project.delete_chapter("Chapter 1.md")
     assert list(outside.iterdir()) == []
     assert (folder / "Chapter 1.md").read_text(encoding="utf-8") == "It was a dark night."
+
+
+def test_a_bad_project_file_that_cannot_be_copied_aside_is_never_overwritten(tmp_path: Path, monkeypatch) -> None:
+    import cw_desktop.core.project as project_module
+
+    folder = make_folder(tmp_path)
+    bad = folder / PROJECT_DIR / "project.json"
+    bad.parent.mkdir()
+    bad.write_text("{ hand-edited, broken", encoding="utf-8")
+    monkeypatch.setattr(project_module, "keep_copy", lambda path, data: None)  # e.g. the disk is full
+    project = Project.open(folder)
+    assert project.chapters == ["Chapter 1.md", "Chapter 2.md", "Chapter 10.md"]
+    with pytest.raises(ProjectError, match="not saved"):
+        project.save()
+    assert bad.read_text(encoding="utf-8") == "{ hand-edited, broken"

@@ -93,3 +93,18 @@ def test_a_damaged_store_file_is_kept_aside_and_named(tmp_path: Path) -> None:
     store.file_for(document).write_text(json.dumps({"story": {"memory": "M", "lorebook": 3}}), encoding="utf-8")
     loaded = store.load(document)
     assert loaded.story.memory == "M" and "book.txt" in loaded.problems[0] and "'lorebook'" in loaded.problems[0]
+
+
+def test_a_recovery_copy_carries_the_whole_story(tmp_path: Path) -> None:
+    from cw_desktop.core.documents import RecoveryEntry, RecoveryStore
+
+    store = RecoveryStore(tmp_path / "recovery")
+    entry = RecoveryEntry(doc_id=RecoveryEntry.new_id(), title="Untitled", text="Mara waited.",
+                          memory="Mara narrates, past tense.", story=sample_story().to_dict())
+    store.write(entry)
+    (restored,), broken = store.scan()
+    assert broken == [] and StoryContext.from_dict(restored.story)[0] == sample_story()
+    raw = json.loads((tmp_path / "recovery" / f"{entry.doc_id}.json").read_text(encoding="utf-8"))
+    raw["story"] = "not a story"
+    (tmp_path / "recovery" / f"{entry.doc_id}.json").write_text(json.dumps(raw), encoding="utf-8")
+    assert "'story'" in store.scan()[1][0].reason

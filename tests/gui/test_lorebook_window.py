@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
@@ -12,14 +13,15 @@ from cw_desktop.dialogs.lorebook import KEYS, NAME, REGEX, LorebookDialog
 from cw_desktop.gui.token_gauge import segment_colour
 from gui_helpers import make_window
 
-from PySide6.QtCore import Qt
-
 
 def type_at_end(qtbot, editor, text: str) -> None:
     cursor = editor.textCursor()
     cursor.movePosition(cursor.MoveOperation.End)
     editor.setTextCursor(cursor)
-    qtbot.keyClicks(editor, text)
+    for number, line in enumerate(text.split("\n")):
+        if number:
+            qtbot.keyClick(editor, Qt.Key.Key_Return)
+        qtbot.keyClicks(editor, line)
 
 
 def gauge_parts(window) -> dict[str, int]:

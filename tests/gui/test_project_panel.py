@@ -13,7 +13,7 @@ from cw_desktop.core.project import PROJECT_DIR, Project
 from cw_desktop.core.story_context import StoryContext
 from cw_desktop.ml import readers
 
-from gui_helpers import make_window
+from gui_helpers import gui_settings, make_window
 
 CHAPTER_TEXTS = {
     "01 Arrival.md": "The coach reached Highbury at dusk.",
@@ -34,7 +34,11 @@ def novel(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def win(qtbot, app_paths):
-    return make_window(qtbot, app_paths)  # no model: the project dock needs none
+    settings = gui_settings()
+    # No model and no project vocabulary: the dock needs neither, and building the vocabulary
+    # imports torch in the worker thread, which can outlast the window on a loaded machine.
+    settings.suggestions.use_project_vocabulary = False
+    return make_window(qtbot, app_paths, settings)
 
 
 def tree_order(win) -> list[str]:
@@ -202,3 +206,22 @@ def test_a_chapter_of_the_project_uses_the_projects_story_context(win, novel: Pa
     assert win.story.current().memory == ""  # a loose document keeps its own
     win.projects.close_project()
     assert Project.open(novel).load_story() == StoryContext(memory="Highbury, 1815.")
+
+
+def test_a_story_edit_still_pending_when_the_project_closes_is_saved_in_it(win, novel: Path) -> None:
+    win.projects.open_project(novel)
+    win.projects.open_chapter("01 Arrival.md")
+    win.story.set_memory("Written just before closing.")  # the save timer has not fired yet
+    win.projects.close_project()
+    assert Project.open(novel).load_story().memory == "Written just before closing."
+
+
+def test_the_project_open_at_exit_opens_again_at_the_next_start(win, novel: Path, qtbot, app_paths) -> None:
+    win.projects.open_project(novel)
+    settings = win.settings
+    assert settings.editor.open_project == str(novel.resolve())
+    again = make_window(qtbot, app_paths, settings)
+    again.projects.reopen_last()
+    assert again.project_panel.tree.order() == list(CHAPTER_TEXTS)
+    again.projects.close_project()
+    assert settings.editor.open_project == ""

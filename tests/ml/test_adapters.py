@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,35 @@ def test_an_adapter_for_another_base_is_refused_with_the_folder_named(tiny_model
 def test_merge_needs_a_weight_per_adapter(two_adapters, session_app_paths) -> None:
     with pytest.raises(ValueError, match="one weight for each"):
         merge_adapters(session_app_paths, list(two_adapters), [1.0], "x")
+
+
+def test_train_with_adapter_saves_a_small_adapter_that_its_project_then_uses(tiny_model_dir, app_paths,
+                                                                             tmp_path) -> None:
+    from cw_desktop.core.adapters import AdapterChoices
+    from cw_desktop.ml import training as tr
+
+    folder = tmp_path / "novel"
+    folder.mkdir()
+    (folder / "book.txt").write_text("\n\n".join(paragraphs("A", 240, seed=5)), encoding="utf-8")
+    config = tr.TrainConfig(folder=folder, paths=app_paths, base=str(tiny_model_dir), output=tmp_path / "voice",
+                            overrides={"mode": "lora", "max_steps": 6, "block_size": 64}, samples=False,
+                            adapter=True)
+    result = tr.train(config)
+    assert result.status == "done"
+    out = tmp_path / "voice"
+    assert (out / "adapter_model.safetensors").is_file() and not (out / "model.safetensors").exists()
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_model_dir)
+    assert json.loads((out / "report.json").read_text())["kind"] == "adapter"
+    assert folder_size(out) < folder_size(tiny_model_dir)
+    # Documents of the folder it was trained on use it, without the writer choosing anything.
+    app_paths.models_dir.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(out), app_paths.models_dir / "voice")
+    choice = AdapterChoices(app_paths.data_dir).choice_for(folder / "chapter 2.txt")
+    assert choice is not None and choice.adapter == app_paths.models_dir / "voice" and not choice.chosen
+
+
+def test_the_train_cli_refuses_adapter_with_another_mode(tmp_path, capsys) -> None:
+    from cw_desktop.cli import run_cli
+
+    assert run_cli(["--data", str(tmp_path), "train", str(tmp_path), "--adapter", "--mode", "full"]) == 1
+    assert "--adapter saves a LoRA adapter" in capsys.readouterr().err
