@@ -48,7 +48,8 @@ TRIM_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "PySide6/Qt/lib/libQt6WebEngine*", "PySide6/Qt/lib/libQt63D*", "PySide6/Qt/lib/libQt6Multimedia*",
         "PySide6/Qt/lib/libQt6Pdf*", "PySide6/Qt/lib/libQt6Designer*", "PySide6/Qt/libexec/QtWebEngineProcess",
         "PySide6/Qt/resources/qtwebengine*", "PySide6/Qt/plugins/qmltooling/*",
-        "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.so")),
+        "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.so",
+        "PySide6/Qt/lib/libQt6VirtualKeyboard*")),
 )
 
 # What the app cannot run without: a trim rule that matched one of these would break the bundle.
@@ -95,8 +96,10 @@ def bundled_model_types() -> list[str]:
 
 
 def keep_transformers_module(name: str, model_types: list[str]) -> bool:
-    """transformers imports model code by name at run time; bundle the generic code and only the
-    architectures we load (all ~400 would add hundreds of modules nobody uses)."""
+    """transformers imports model code by name at run time, so its modules are hidden imports: the
+    generic code and the architectures we load. (The other ~450 architectures still arrive, ~42 MB,
+    through transformers' own imports, and must stay: its tokenizer lookup imports the first model
+    package whose tokenizer class matches, which may be any of them.)"""
     if not name.startswith("transformers.models."):
         return True
     family = name.split(".")[2]

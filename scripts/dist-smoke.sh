@@ -55,7 +55,7 @@ step() { echo "== $*"; }
 # The bundle's environment: nothing inherited but the display.
 clean() {
     env -i PATH=/usr/bin:/bin HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
-        XDG_CACHE_HOME="$home/.cache" XDG_RUNTIME_DIR="$work/run" LANG=C.UTF-8 DISPLAY="${DISPLAY_FOR_APP:-}" \
+        XDG_CACHE_HOME="$home/.cache" XDG_RUNTIME_DIR="$work/run" LANG=C.UTF-8 \
         "$@"
 }
 now() { date +%s.%N; }
@@ -107,10 +107,18 @@ from cw_desktop.ml.tiny import build_tiny_gpt2
 text = ("The lamp burned all night above the harbour. The keeper climbed the stairs and trimmed the wick. "
         "Ships passed in the dark and the sea answered the wind. ") * 40
 build_tiny_gpt2(Path(sys.argv[1]), [text], vocab_size=400, n_layer=2, n_head=2, n_embd=64, n_positions=256)
+# Six chapters of different sentences: the scan skips duplicates, and the trainer needs several
+# chapters to hold one out.
+import random
+words = "lamp keeper harbour stairs wick ships dark sea wind night light door rope tide storm".split()
 corpus = Path(sys.argv[2])
 corpus.mkdir()
 for number in range(1, 7):
-    (corpus / f"chapter-{number}.txt").write_text(f"Chapter {number}\n\n" + text * 3, encoding="utf-8")
+    pick = random.Random(number)
+    paragraphs = [" ".join(f"The {pick.choice(words)} {pick.choice(('saw', 'held', 'lost', 'found'))} the "
+                           f"{pick.choice(words)}." for _ in range(12)) for _ in range(12)]
+    (corpus / f"chapter-{number}.txt").write_text(f"Chapter {number}\n\n" + "\n\n".join(paragraphs),
+                                                  encoding="utf-8")
 EOF
 for backend in torch llamacpp; do
     text=$(clean "$cli" generate --model "$work/tiny-gpt2" --backend "$backend" --seed 1 --max-new-tokens 8 \
@@ -134,11 +142,13 @@ for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
 [ -s "$work/display" ] || fail "Xvfb did not start: $(cat "$work/xvfb.log")"
 DISPLAY=":$(cat "$work/display")"
 export DISPLAY
-DISPLAY_FOR_APP=$DISPLAY
 printf 'The Keeper\n\nThe storm came in from the sea, and Mara climbed the stairs to the lamp.' > "$work/story.txt"
 status="$work/status.jsonl"
 launched=$(now)
-clean env CW_DESKTOP_STATUS_FILE="$status" "$cli" "$work/story.txt" > "$work/app.log" 2>&1 &
+# exec: $! is then the editor itself (the bundle's program does not fork), so it can be watched.
+( exec env -i PATH=/usr/bin:/bin HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
+    XDG_CACHE_HOME="$home/.cache" XDG_RUNTIME_DIR="$work/run" LANG=C.UTF-8 DISPLAY="$DISPLAY" \
+    CW_DESKTOP_STATUS_FILE="$status" "$cli" "$work/story.txt" ) > "$work/app.log" 2>&1 &
 app_pid=$!
 # wait_for EVENT SECONDS: the first status line of that event, or fail
 wait_for() {
@@ -158,7 +168,7 @@ ready=$(wait_for model_ready 300)
 echo "model ready after $(elapsed "$launched" "$(now)") s: $ready"
 echo "$ready" | grep -q "\"folder\": \"$bundle/_internal/models/bundled-" \
     || fail "the editor did not use the converted model shipped in the bundle"
-window=$(xdotool search --sync --onlyvisible --pid "$app_pid" | head -n 1)
+window=$(xdotool search --sync --onlyvisible --name "story.txt.* cw_desktop" | head -n 1)
 xdotool windowfocus --sync "$window"
 xdotool mousemove --window "$window" 300 300 click 1
 xdotool key --window "$window" ctrl+End

@@ -156,3 +156,23 @@ def test_spec_and_scripts_are_in_place() -> None:
     assert re.search(r"^dist:", makefile, re.M) and re.search(r"^dist-smoke:", makefile, re.M)
     test_target = re.search(r"^test:.*?(?=^\S)", makefile, re.M | re.S)
     assert test_target and "dist" not in test_target.group(0)  # too slow for CI
+
+
+def test_the_bundle_program_runs_a_module_like_python_dash_m(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The editor starts its trainer and its model process as `sys.executable -m MODULE`; in the bundle
+    sys.executable is packaging/cw_desktop_main.py frozen, which must do what `python -m` does."""
+    spec = importlib.util.spec_from_file_location("cw_desktop_main", REPO / "packaging" / "cw_desktop_main.py")
+    assert spec and spec.loader
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    (tmp_path / "probe_child.py").write_text(
+        "import sys, pathlib\n"
+        "if __name__ == '__main__':\n"
+        "    pathlib.Path(sys.argv[1]).write_text(' '.join(sys.argv[2:]))\n"
+        "    sys.exit(5)\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["/opt/cw-desktop/cw-desktop"])
+    with pytest.raises(SystemExit) as exited:
+        entry.run(["-m", "probe_child", str(tmp_path / "out.txt"), "3", "7"])
+    assert exited.value.code == 5
+    assert (tmp_path / "out.txt").read_text() == "3 7"

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from cw_desktop.cli import ProgressBar, fail
 from cw_desktop.core.paths import AppPaths
-from cw_desktop.core.train_log import TrainLog
+from cw_desktop.core.train_log import TrainLog, effective_batch_text
 
 EXIT_DONE, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 3
 EXIT_IN_USE = 4  # another training holds the run or output folder
@@ -45,6 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     steps = parser.add_mutually_exclusive_group()
     steps.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps")
     steps.add_argument("--epochs", type=float, metavar="E", help="passes over the training text")
+    steps.add_argument("--minutes", type=float, metavar="M",
+                       help="time budget: as many steps as this machine fits in M minutes (by the same estimate "
+                            "`cw-desktop scan` shows)")
+    parser.add_argument("--continue", dest="continue_from", metavar="MODEL_DIR",
+                        help="continue this fine-tune of FOLDER on the files changed since it was made, measured "
+                             "on the same held-out chapters (it is the base; combine with --minutes)")
+    parser.add_argument("--preferences", action="store_true",
+                        help="after training, also learn from the suggestions you accepted and rejected in the "
+                             "editor (a DPO step; kept only if held-out perplexity and typing saved do not get worse)")
     parser.add_argument("--lr", type=float, metavar="F", help="peak learning rate")
     parser.add_argument("--batch-size", type=int, metavar="N", help="blocks per micro-batch")
     parser.add_argument("--grad-accum", type=int, metavar="N", help="micro-batches per optimizer step")
@@ -138,6 +147,8 @@ class HumanProgress:
             print(f"  mode {event['mode']}, {event['max_steps']} steps, block {hp['block_size']}, "
                   f"batch {hp['batch_size']}x{hp['grad_accum']}, lr {hp['lr']:g}; run folder {event['run_dir']}",
                   file=sys.stderr)
+            if event.get("processes", 1) > 1:
+                print(f"  {effective_batch_text(hp, event['processes'])}", file=sys.stderr)
         elif kind == "baseline":
             print(f"  base model perplexity: {event['perplexity']:.2f}", file=sys.stderr)
         elif kind == "step":
@@ -234,6 +245,20 @@ def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, 
         if value is not None and value < 1:
             return error(f"--{name.replace('_', '-')} must be at least 1 (got {value})")
 
+    if args.minutes is not None and not args.minutes > 0:
+        return error(f"--minutes must be more than 0 (got {args.minutes})")
+    if args.continue_from:
+        if args.base != "bundled":
+            return error("--continue starts from the given fine-tune: leave out --base")
+        args.base = str(Path(args.continue_from).expanduser().resolve())
+        if not Path(args.base).is_dir():
+            return error(f"--continue {args.continue_from}: there is no model folder there")
+        from cw_desktop.core.model_registry import RegistryError, read_report
+
+        try:  # the same kind of training as the fine-tune being continued, unless asked otherwise
+            args.mode = args.mode or (read_report(Path(args.base)).get("hyperparameters") or {}).get("mode")
+        except RegistryError as exc:
+            return error(str(exc))
     if args.adapter and args.mode not in (None, "lora"):
         return error(f"--adapter saves a LoRA adapter: it cannot be combined with --mode {args.mode}")
     from cw_desktop.core.run_lock import FolderInUseError
@@ -246,7 +271,8 @@ def _train(args: argparse.Namespace, paths: AppPaths, emit: Callable[[dict[str, 
                          eval_share=args.eval_share, seed=args.seed, resume=resume,
                          include_accepted=args.include_accepted, device=args.device, samples=not args.no_samples,
                          checkpoint_every_s=args.checkpoint_minutes * 60, threads=args.threads,
-                         adapter=args.adapter)
+                         adapter=args.adapter, minutes=args.minutes, preferences=args.preferences,
+                         continue_from=Path(args.base) if args.continue_from else None)
     if args.adapter:
         config.overrides["mode"] = "lora"
     try:

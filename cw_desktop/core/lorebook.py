@@ -59,7 +59,7 @@ def scan(entries: Sequence[LoreEntry], draft: str, scan_chars: int) -> LoreScan:
             try:
                 pattern = key_pattern(key, entry.regex)
             except re.error as exc:
-                result.problems.append(f"{entry.name or 'an unnamed entry'}: the key {key!r} is not a valid "
+                result.problems.append(f"{entry.name or 'An unnamed entry'}: the key {key!r} is not a valid "
                                        f"regular expression ({exc})")
                 continue
             if pattern.search(window):

@@ -36,6 +36,7 @@ class RewriteRequest:
     instruction: str = ""  # the writer's own words, for "custom"
     seed: int | None = None  # None: a fresh result every time (Retry)
     max_new_tokens: int | None = None  # None: sized from the selection and the action
+    banned_phrases: tuple[str, ...] = ()  # the writer's banned phrases: a rewrite never writes them either
 
 
 @dataclass

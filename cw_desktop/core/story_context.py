@@ -90,7 +90,7 @@ def as_story(story: "StoryContext | str | None") -> StoryContext:
 def entry_problems(entry: LoreEntry) -> list[str]:
     """What keeps an entry from working as the writer expects: an error (a regex that does not
     compile) or a warning (no keys: it can never fire). Empty when all is well."""
-    label = entry.name.strip() or "an unnamed entry"
+    label = entry.name.strip() or "An unnamed entry"
     problems = []
     keys = [key for key in entry.keys if key.strip()]
     if not keys:

@@ -3,7 +3,8 @@
 One line per shown suggestion:
   {"time", "model", "outcome", "suggestion", "accepted_text", "context_tail", "after_text"}
 outcome is "accepted" (Tab), "partial" (some words taken with Ctrl+Right or typed through),
-"rejected" (Esc, or the cursor moved away) or "typed_over" (the writer typed something else).
+"rejected" (Esc, or the cursor moved away) or "typed_over" (the writer typed something else; its
+after_text is what they typed instead). core/preference_pairs.py turns them into chosen/rejected pairs.
 Optional fields (core/suggestion_history.py): "attempt" (the n-th request at the same place, when
 n > 1), "via" ("retry": asked for with Retry; "history": shown again from the place's history;
 "swap": put in by Swap) and "swapped_out" (accepted, then swapped for another: logged as rejected).

@@ -53,6 +53,7 @@ class LorebookDialog(QDialog):
                                    suffix=" characters")
         self.scan_chars.setValue(scan_chars)
         self.scan_chars.setToolTip("How far back from the cursor the keys are looked for")
+        self.scan_chars.setMaximumWidth(200)
         self.messages = QLabel()
         self.messages.setWordWrap(True)
         self.messages.setTextFormat(Qt.TextFormat.PlainText)

@@ -3,7 +3,8 @@
 Lists the base models and the writer's fine-tunes (core/model_registry.py) with their provenance,
 held-out perplexity before/after, the writer's blind ratings and the acceptance rate of their
 suggestions in the editor. Actions: use, rename, delete, show folder, export (copied off the GUI
-thread), and rate the samples of a fine-tune that was never rated.
+thread), import a fine-tune trained on another machine (checked first: core/model_import.py), and
+rate the samples of a fine-tune that was never rated.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
                                QVBoxLayout, QWidget)
 
 from cw_desktop.core.adapters import is_adapter_folder, under_bases
+from cw_desktop.core.model_import import check_import_folder
 from cw_desktop.core.model_registry import (ModelInfo, RegistryError, acceptance_text, delete_model, list_models,
                                             rename_model)
 from cw_desktop.core.paths import AppPaths
@@ -42,6 +44,14 @@ def ask_text(parent: QWidget, title: str, label: str, text: str) -> str | None:
 
 def choose_export_folder(parent: QWidget) -> str:
     return QFileDialog.getExistingDirectory(parent, "Export the model into which folder?", str(Path.home()))
+
+
+def choose_import_folder(parent: QWidget) -> str:
+    return QFileDialog.getExistingDirectory(parent, "Import which model folder?", str(Path.home()))
+
+
+def show_refusal(parent: QWidget, title: str, text: str) -> None:
+    QMessageBox.warning(parent, title, text)
 
 
 def show_folder(folder: Path) -> bool:
@@ -70,6 +80,7 @@ class ModelManagerDialog(QDialog):
         # Shown as active; follows "Use" at once (the editor switches in the background).
         self.active_spec = settings.model.spec
         self._exporting: str | None = None
+        self._importing = False  # the copy in flight (_exporting) brings a model in rather than out
 
         layout = QVBoxLayout(self)
         self.active_label = QLabel()
@@ -98,7 +109,7 @@ class ModelManagerDialog(QDialog):
 
         layout.addLayout(self._build_buttons())
 
-        self.export_worker = ExportWorker()
+        self.export_worker = ExportWorker(paths)
         self.export_thread = start_owned(self.export_worker, "cw-export", self, EXPORT_STOP_WAIT_MS)
         self.export_worker.progress.connect(self._export_progress)
         self.export_worker.finished.connect(self._export_finished)
@@ -112,9 +123,10 @@ class ModelManagerDialog(QDialog):
             ("Delete…", self.delete_selected), ("Show folder", self.show_selected_folder),
             ("Export…", self.export_selected), ("Refresh", self.refresh), ("Close", self.reject)))
         self.merge_button = button("Merge adapters…", self.merge_adapters)
+        self.import_button = button("Import model folder…", self.import_folder)
         return button_row([self.use_button, self.rate_button, self.rename_button, self.delete_button,
                            self.folder_button, self.export_button, self.merge_button],
-                          [self.refresh_button, self.close_button])
+                          [self.import_button, self.refresh_button, self.close_button])
 
     def adapters(self) -> list[ModelInfo]:
         return [m for m in self.models if m.folder is not None and is_adapter_folder(m.folder)]
@@ -203,6 +215,7 @@ class ModelManagerDialog(QDialog):
         self.delete_button.setEnabled(fine_tuned)
         self.folder_button.setEnabled(has_folder)
         self.export_button.setEnabled(has_folder and self._exporting is None)
+        self.import_button.setEnabled(self._exporting is None)
         self.merge_button.setEnabled(len(self.adapters()) >= 2)
 
     # -- actions -------------------------------------------------------------------------------
@@ -268,21 +281,50 @@ class ModelManagerDialog(QDialog):
         self.export_worker.export(str(info.folder), target)
         self._update_buttons()
 
+    def import_folder(self) -> None:
+        """A fine-tune trained elsewhere (docs/training-on-bigger-machines.md): checked, then copied in."""
+        if self._exporting is not None:
+            return
+        folder = choose_import_folder(self)
+        if not folder:
+            return
+        try:
+            check = check_import_folder(Path(folder), self.paths)
+        except (RegistryError, OSError) as exc:
+            self.status.setText(f"Not imported: {exc}")
+            show_refusal(self, "Cannot import this folder", str(exc))
+            return
+        self._exporting, self._importing = folder, True
+        self.export_progress.setRange(0, 100)
+        self.export_progress.setValue(0)
+        self.export_progress.show()
+        self.status.setText(f"Importing {check.report.get('name') or check.folder.name} "
+                            f"({format_size(check.size_bytes)}) as {check.name}…")
+        if not self.export_thread.isRunning():  # the dialog was closed and shown again
+            self.export_thread.start()
+        self.export_worker.import_folder(folder)
+        self._update_buttons()
+
     @Slot(str, int, int)
     def _export_progress(self, folder: str, done: int, total: int) -> None:
         self.export_progress.setValue(done * 100 // max(1, total))
 
     @Slot(str, str)
     def _export_finished(self, folder: str, destination: str) -> None:
+        if self._importing:
+            self.refresh()
+            self.select_spec(destination)
+            self._export_over(f"Imported into {destination}. Press Use to write with it.", ok=True)
+            return
         self._export_over(f"Exported to {destination}. Any tool that reads save_pretrained folders can load it.",
                           ok=True)
 
     @Slot(object, str)
     def _export_failed(self, folder: str, message: str) -> None:
-        self._export_over(f"Export failed: {message}", ok=False)
+        self._export_over(f"{'Import' if self._importing else 'Export'} failed: {message}", ok=False)
 
     def _export_over(self, status: str, *, ok: bool) -> None:
-        self._exporting = None
+        self._exporting, self._importing = None, False
         self.export_progress.hide()
         self.status.setText(status)
         self._update_buttons()
@@ -311,7 +353,7 @@ class ModelManagerDialog(QDialog):
     def done(self, result: int) -> None:
         # Closing cancels an export in progress (its partial copy is removed) and ends the thread.
         stop_worker(self.export_worker, self.export_thread, EXPORT_STOP_WAIT_MS)
-        self._exporting = None
+        self._exporting, self._importing = None, False
         super().done(result)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QTextEdit, QVBoxLayout, QWidget
 
 from cw_desktop.core.word_diff import DELETE, EQUAL, INSERT, changed_share, word_diff
@@ -18,6 +18,11 @@ from cw_desktop.dialogs.widgets import button, button_row
 # Translucent, so the marks read on the light and the dark theme alike.
 DELETED_STYLE = "background-color: rgba(220, 70, 70, 70); text-decoration: line-through;"
 INSERTED_STYLE = "background-color: rgba(60, 170, 80, 80);"
+RENDER_MS = 80
+
+
+def _html(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
 
 
 def diff_html(original: str, rewritten: str) -> tuple[str, str]:
@@ -27,11 +32,11 @@ def diff_html(original: str, rewritten: str) -> tuple[str, str]:
     def side(shown_op: str, style: str) -> str:
         parts = []
         for op, text in pieces:
-            escaped = html.escape(text).replace("\n", "<br>")
             if op == EQUAL:
-                parts.append(escaped)
-            elif op == shown_op:
-                parts.append(f'<span style="{style}">{escaped}</span>')
+                parts.append(_html(text))
+            elif op == shown_op:  # the mark ends with the words: the spaces after them stay plain
+                words = text.rstrip()
+                parts.append(f'<span style="{style}">{_html(words)}</span>{_html(text[len(words):])}')
         return f'<div style="white-space: pre-wrap;">{"".join(parts)}</div>'
 
     return side(DELETE, DELETED_STYLE), side(INSERT, INSERTED_STYLE)
@@ -52,6 +57,10 @@ class RewritePreviewDialog(QDialog):
         self.resize(760, 380)
         self.original = ""
         self.rewritten = ""
+        # Streamed text is drawn at most every RENDER_MS: a token every few ms would otherwise
+        # re-diff and re-lay-out both panes each time.
+        self.render_timer = QTimer(self, singleShot=True, interval=RENDER_MS)
+        self.render_timer.timeout.connect(self._render)
         self.heading = QLabel()
         self.original_view = self._text_view()
         self.rewritten_view = self._text_view()
@@ -88,13 +97,20 @@ class RewritePreviewDialog(QDialog):
         self.heading.setText(f"<b>{html.escape(action_label)}</b>: the selection and the model's version. "
                              "Accept replaces the selection (one undo step); Reject leaves it as it is.")
         self.original = original
-        self.show_text("")
+        self.show_text("", now=True)
         self.set_running(True, "Writing…")
 
-    def show_text(self, text: str) -> None:
-        """The rewrite so far (the whole of it, each time)."""
+    def show_text(self, text: str, now: bool = False) -> None:
+        """The rewrite so far (the whole of it, each time); drawn within RENDER_MS, or `now`."""
         self.rewritten = text
-        original_html, rewritten_html = diff_html(self.original, text)
+        if now:
+            self._render()
+        elif not self.render_timer.isActive():
+            self.render_timer.start()
+
+    def _render(self) -> None:
+        self.render_timer.stop()
+        original_html, rewritten_html = diff_html(self.original, self.rewritten)
         self.original_view.setHtml(original_html)
         self.rewritten_view.setHtml(rewritten_html)
         self.rewritten_view.moveCursor(self.rewritten_view.textCursor().MoveOperation.End)
@@ -107,6 +123,7 @@ class RewritePreviewDialog(QDialog):
 
     def finish(self, message: str) -> None:
         """The model is done (or stopped): Accept is possible when there is any text."""
+        self._render()
         if self.rewritten.strip():
             share = changed_share(self.original, self.rewritten)
             message = f"{message} {share:.0%} of the words changed."

@@ -164,8 +164,10 @@ class MainWindow(QMainWindow):
         self.controller = SuggestionController(self.generation, self.settings, self.log, self.generation_panel.options,
                                                self.story.current, self)
         self.history = HistoryController(self.controller, self.alternatives_panel, self)
-        self.writing = WritingController(self.generation, self.creative_panel, self.documents, self)
-        self.rewriting = RewriteController(self.generation, self.documents, self)  # rewrite the selection
+        self.writing = WritingController(self.generation, self.creative_panel, self.documents, self,
+                                         banned_phrases=self.generation_panel.banned_phrases)
+        self.rewriting = RewriteController(self.generation, self.documents, self,  # rewrite the selection
+                                           banned_phrases=self.generation_panel.banned_phrases)
         self.adapters = AdapterController(self.paths, self.generation, self)
         self.generation_panel.layout().insertWidget(0, self.adapters.strength)
         self.voice = VoiceController(self.paths, lambda: self.controller.model_spec or self.settings.model.spec, self)
@@ -183,7 +185,8 @@ class MainWindow(QMainWindow):
             soft_wrap=preferences.set_soft_wrap, font=lambda: preferences.choose_font(self._current_font()),
             font_size=preferences.change_font_size, distraction_free=self.toggle_distraction_free,
             suggest_now=self.controller.suggest_now, auto_suggest=preferences.set_auto_suggest,
-            write_piece=self._show_creative, lorebook=lambda: self.story.edit_lorebook(self), retry=self.history.retry, swap=self.history.swap,
+            write_piece=self._show_creative, lorebook=lambda: self.story.edit_lorebook(self),
+            retry=self.history.retry, swap=self.history.swap,
             voice_gutter=self._set_voice_gutter, rewrite=self.rewriting.rewrite_selection)
 
     def _connect_parts(self) -> None:

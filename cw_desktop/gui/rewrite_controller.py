@@ -10,6 +10,7 @@ Reject, Esc or closing the preview leave the document untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -69,8 +70,10 @@ class RewriteController(QObject):
     suggestions_paused = Signal(str)  # why suggestions wait; "" when they may resume
     notice = Signal(str)  # a sentence for the status bar
 
-    def __init__(self, generation: GenerationWorker, documents: "DocumentsController", window: QWidget) -> None:
+    def __init__(self, generation: GenerationWorker, documents: "DocumentsController", window: QWidget,
+                 banned_phrases: Callable[[], list[str]] | None = None) -> None:
         super().__init__(window)
+        self.banned_phrases = banned_phrases or list  # the generation panel's list: rewrites honour it too
         self.generation = generation
         self.documents = documents
         self.window = window
@@ -142,7 +145,8 @@ class RewriteController(QObject):
                                  before=span_text(document, start - CONTEXT_BEFORE_CHARS, start),
                                  after=span_text(document, end, end + CONTEXT_AFTER_CHARS),
                                  instruction=(instruction or "").strip(), seed=self.seed,
-                                 max_new_tokens=self.max_new_tokens)
+                                 max_new_tokens=self.max_new_tokens,
+                                 banned_phrases=tuple(self.banned_phrases()))
         problem = request_problem(request)
         if problem:
             self.notice.emit(problem)

@@ -6,8 +6,9 @@
   are stale and dropped.
 - When the editor ends a ghost (typed over, Esc, cursor moved), the worker is told to stop at
   once through its thread-safe cancel flag.
-- Each shown suggestion's outcome goes to the suggestion log; for accepted text, the writer's
-  next words are recorded too ("after_text"), once they have typed a little further.
+- Each shown suggestion's outcome goes to the suggestion log; for accepted text, and for a
+  suggestion typed over, the writer's next words are recorded too ("after_text"), once they have
+  typed a little further (what they wrote instead is what preference learning prefers).
 - The window budget (how the model's context is spent on Memory, draft and answer) is counted
   again a moment after the text, the Memory or the settings change.
 """
@@ -238,7 +239,7 @@ class SuggestionController(QObject):
         self.flush_log()
         event = make_event(model=self.model_spec, outcome=outcome, suggestion=suggestion,
                            accepted_text=accepted, context=self._context, **self.log_notes)
-        if outcome in ("accepted", "partial"):
+        if outcome in ("accepted", "partial", "typed_over"):
             self._hold_for_after_text(event, editor, editor.textCursor().position())
         else:
             self._append(event)

@@ -8,11 +8,13 @@ scores only paragraphs it has not seen (its cache is keyed by paragraph text and
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from cw_desktop.core.adapters import AdapterChoices
+from cw_desktop.core.adapters import AdapterChoices, is_adapter_folder
+from cw_desktop.core.model_registry import REPORT_FILE
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.gui.voice_gutter import VoiceGutter, VoiceLegend
 from cw_desktop.workers.threads import start_in_thread, stop_thread
@@ -81,12 +83,17 @@ class VoiceController(QObject):
             editor.destroyed.connect(lambda *_: self.gutters.pop(key, None))
         return self.gutters[key]
 
-    def model_spec(self, tab: Any) -> str:
-        """The project's adapter when it has one, else the model suggesting now."""
+    def model_spec(self, tab: Any) -> str | None:
+        """The project's adapter when it has one, else the model suggesting now if it is a fine-tune
+        (a base model has no base of its own to compare with: None)."""
         choice = self.choices.choice_for(tab.path) if tab.path is not None else None
         if choice is not None and choice.adapter is not None:
             return str(choice.adapter)
-        return self.current_model()
+        spec = self.current_model()
+        folder = Path(spec).expanduser() if spec else None
+        if folder is None or not (is_adapter_folder(folder) or (folder / REPORT_FILE).is_file()):
+            return None
+        return spec
 
     def _on_text_changed(self) -> None:
         self.timer.start(DEBOUNCE_MS)

@@ -2,8 +2,8 @@
 
 It is an overlay inside the editor's document margin (no layout change, so distraction-free
 centring and the text's position stay as they are) and lets every click through. Colours are
-relative to the document itself: the median paragraph is neutral, paragraphs the fine-tune
-expects more than that are green ("closer to your voice"), less are amber ("drifts").
+relative to the document itself (core/voice_scale.py): paragraphs the fine-tune expects more than
+the document's middle are green ("closer to your voice"), less are amber ("drifts").
 
 Scores arrive for character ranges of the text as it was when scored; edits made since shift the
 ranges after them (and clear the edited paragraph's bar) until the rescored answer arrives.
@@ -25,7 +25,7 @@ NEUTRAL_COLOUR = QColor("#b8b2a7")
 
 
 def bar_colour(score: float, centre: float, spread: float) -> QColor:
-    """Green above the document's median, amber below; stronger the further from it."""
+    """Green above the document's centre, amber below; stronger the further from it."""
     t = max(-1.0, min(1.0, (score - centre) / spread)) if spread > 0 else 0.0
     target = VOICE_COLOUR if t >= 0 else DRIFT_COLOUR
     weight = abs(t)

@@ -7,6 +7,7 @@ wait meanwhile: `suggestions_paused` says why ("" when they may resume).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
@@ -26,9 +27,10 @@ class WritingController(QObject):
     suggestions_paused = Signal(str)  # why suggestions wait; "" when they may resume
 
     def __init__(self, generation: GenerationWorker, panel: CreativePanel, documents: DocumentsController,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, banned_phrases: Callable[[], list[str]] | None = None) -> None:
         super().__init__(parent)
         self.generation = generation
+        self.banned_phrases = banned_phrases or list  # the generation panel's list: pieces honour it too
         self.panel = panel
         self.documents = documents
         panel.write_requested.connect(self.write_piece)
@@ -50,7 +52,8 @@ class WritingController(QObject):
         tab = self.documents.new_document(title=f"{FORMS.get(form, form)} — {title[:40]}", memory=memory)
         tab.editor.setReadOnly(True)
         tab.editor.document().setUndoRedoEnabled(False)  # the draft arrives as one piece, not 400 undo steps
-        tab.writing_request = self.generation.submit_write(form, title, max_tokens, memory=memory)
+        tab.writing_request = self.generation.submit_write(form, title, max_tokens, memory=memory,
+                                                           banned_phrases=self.banned_phrases())
         self.suggestions_paused.emit(PAUSED)
         self.panel.set_running(True, f"Writing a {FORMS.get(form, form).lower()}…")
         return tab

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from cw_desktop.core.adapters import ADAPTER_CONFIG, adapter_base, is_adapter_fo
 from cw_desktop.core.atomic import atomic_write_text
 from cw_desktop.core.model_registry import REPORT_FILE, unique_model_folder
 from cw_desktop.core.paths import AppPaths
-from cw_desktop.ml.loading import LoadedModel, ModelLoadError, load_model
+from cw_desktop.ml.loading import MODEL_LOAD_LOCK, LoadedModel, ModelLoadError, load_model
 
 MAX_STRENGTH = 1.5
 MERGED_NAME = "merged"
@@ -45,6 +45,9 @@ class AdapterEngine:
     active: str | None = None
     strength: float = 1.0
     last_switch_s: float = 0.0
+    # The LoRA layers of the model, found once per load: peft's own set_adapter walks every module
+    # of the model and toggles requires_grad (~300 ms for SmolLM2-135M); a switch only needs these.
+    layers: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def model(self) -> Any:
@@ -65,51 +68,54 @@ class AdapterEngine:
         check_adapter_folder(folder)
         model = self.loaded.model
         try:
-            if isinstance(model, PeftModel):
-                model.load_adapter(str(folder), adapter_name=name, is_trainable=False, local_files_only=True)
-            else:
-                model = PeftModel.from_pretrained(model, str(folder), adapter_name=name, is_trainable=False,
-                                                  local_files_only=True)
-                model.eval()
-                self.loaded.model = model
-                # Until activate() says otherwise the base answers as before.
-                model.base_model.disable_adapter_layers()
+            with MODEL_LOAD_LOCK:  # peft builds its layers under the same process-wide state
+                if isinstance(model, PeftModel):
+                    model.load_adapter(str(folder), adapter_name=name, is_trainable=False, local_files_only=True)
+                else:
+                    model = PeftModel.from_pretrained(model, str(folder), adapter_name=name, is_trainable=False,
+                                                      local_files_only=True)
+                    model.eval()
+                    self.loaded.model = model
+                    # Until activate() says otherwise the base answers as before.
+                    model.base_model.disable_adapter_layers()
         except (ValueError, RuntimeError, KeyError, OSError) as exc:
             raise ModelLoadError(f"The adapter in {folder} does not fit the base model "
                                  f"{self.loaded.display_name}: {str(exc).splitlines()[0][:300]}") from None
-        if self.active is not None and self.active in self.names:
-            model.set_adapter(self.active)  # load_adapter may have switched
+        from peft.tuners.lora import LoraLayer
+
+        self.layers = [m for m in self.loaded.model.modules() if isinstance(m, LoraLayer)]
+        self._apply()  # load_adapter may have switched the active adapter
         return name
 
     def activate(self, name: str | None, strength: float = 1.0) -> float:
         """Answer with adapter `name` at `strength` (None: the base alone); returns the seconds it took."""
         started = time.perf_counter()
-        model = self.loaded.model
-        if name is None:
-            if hasattr(model, "base_model") and self.names:
-                model.base_model.disable_adapter_layers()
-            self.active = None
-        else:
-            if name not in self.names:
-                raise KeyError(f"Adapter {name} is not loaded")
-            model.base_model.enable_adapter_layers()
-            model.set_adapter(name)
-            self.active = name
-            self.set_strength(strength)
+        if name is not None and name not in self.names:
+            raise KeyError(f"Adapter {name} is not loaded")
+        self.active = name
+        self.strength = max(0.0, min(MAX_STRENGTH, float(strength)))
+        self._apply()
         self.last_switch_s = time.perf_counter() - started
         return self.last_switch_s
 
     def set_strength(self, strength: float) -> None:
         """Scale the active adapter's deltas: 0 = the base, 1 = as trained, up to 1.5 = stronger."""
-        if self.active is None:
-            return
-        strength = max(0.0, min(MAX_STRENGTH, float(strength)))
-        for module in self.loaded.model.modules():
-            scaling = getattr(module, "scaling", None)
-            if isinstance(scaling, dict) and self.active in scaling and hasattr(module, "lora_alpha"):
-                # peft's own set_scale multiplies alpha / r, the scaling the adapter was trained with.
-                module.set_scale(self.active, strength)
-        self.strength = strength
+        if self.active is not None:
+            self.activate(self.active, strength)
+
+    def _apply(self) -> None:
+        """Point every LoRA layer at the active adapter (or none) with its strength. Inference only:
+        the adapters' requires_grad flags are left as loaded (False)."""
+        name = self.active
+        for layer in self.layers:
+            layer._disable_adapters = name is None
+            if name is not None:
+                layer._active_adapter = [name]
+                # peft's set_scale multiplies alpha / r, the scaling the adapter was trained with.
+                layer.set_scale(name, self.strength)
+        base = getattr(self.loaded.model, "base_model", None)
+        if name is not None and base is not None:
+            base.active_adapter = name  # what PeftModel.active_adapter (and saving) reads
 
     def unload(self, name: str) -> None:
         if name == self.active:
@@ -237,6 +243,10 @@ class AdapterServing:
             self.generator = Generator(self.engine.loaded)
         switch_s = self.engine.activate(name, strength)
         self.generator.reset()
+        if path != self.folder:  # the guard marks copies of the adapter's own training text
+            from cw_desktop.ml.memorisation import load_index
+
+            self.generator.memorisation = load_index(path)
         self.folder = path
         note = "" if getattr(getattr(installed, "loaded", None), "backend", "torch") == "torch" else \
             "adapters run on PyTorch (llama.cpp is used without an adapter)"

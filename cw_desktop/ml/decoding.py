@@ -106,6 +106,9 @@ class _Decoder:
         scores = logits.float()
         if engine.vocabulary is not None:  # the writer's own names and phrases (project_ngrams.py)
             scores = engine.vocabulary.mix(scores, [prompt.ids[-MAX_ORDER:] + ids for ids in fed])
+        shaper = getattr(engine, "form_shaper", None)
+        if shaper is not None and not (position == 0 and prompt.heal_text):  # lines, stanzas, turns (form_shaping.py)
+            scores = shaper.shape(scores, [state.text for state in rows])
         if position == 0 and prompt.heal_text:
             # No repetition penalties here: the healed token is the writer's own word, which may
             # well have appeared before.
@@ -171,7 +174,8 @@ class _Decoder:
 
 def decode_rows(engine: DecodingEngine, logits: torch.Tensor, cache: Any, prompt: Any, settings: GenerationSettings,
                 first_index: int, on_token: TokenCallback | None, should_stop: StopCheck | None,
-                generator: torch.Generator | None, started: float, ahead: torch.Tensor | None = None) -> list[RowResult]:
+                generator: torch.Generator | None, started: float,
+                ahead: torch.Tensor | None = None) -> list[RowResult]:
     """Sample up to max_new_tokens for each row of `logits` (B, V), extending `cache` in place.
 
     The cache holds len(prompt.ids) positions (plus prompt.heal_id when `ahead` is given). `ahead`

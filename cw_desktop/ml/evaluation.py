@@ -99,12 +99,26 @@ def generate_samples(model: Any, tokenizer: Any, prompts: Sequence[tuple[str, st
         encoded = tokenizer(_framed(tokenizer, form, prompt), return_tensors="pt").to(device)
         generated = model.generate(**encoded, do_sample=True, temperature=0.8, top_p=0.95, top_k=50,
                                    repetition_penalty=1.15, max_new_tokens=max_new_tokens,
-                                   pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+                                   pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                                   logits_processor=_form_shaping(model, tokenizer, form, prompt,
+                                                                  encoded["input_ids"].shape[1]))
         new_tokens = generated[0, encoded["input_ids"].shape[1]:]
         outputs.append(tokenizer.decode(new_tokens, skip_special_tokens=True))
     if was_training:
         model.train()
     return outputs
+
+
+def _form_shaping(model: Any, tokenizer: Any, form: str, prompt: str, prompt_tokens: int) -> list[Any]:
+    """A poem sample in lines, a dialogue sample in turns, as "Write a piece" makes them (ml/form_shaping.py)."""
+    from cw_desktop.ml.form_shaping import FormLogitsProcessor, FormShaper
+
+    if form not in ("poem", "dialogue"):
+        return []
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ends = {tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured])}
+    shaper = FormShaper(form, tokenizer, [i for i in ends if isinstance(i, int)], prompt)
+    return [FormLogitsProcessor(shaper, tokenizer, prompt_tokens)]
 
 
 def _framed(tokenizer: Any, form: str, prompt: str) -> str:

@@ -23,6 +23,18 @@ INSTRUCTIONS = {
     "story": "Write a short story{about}, in paragraphs of prose. Reply with the story only.",
 }
 
+# One exchange showing the shape before the real request (a one-shot example): told "four short
+# lines" alone, the bundled model numbers its lines or writes commentary; shown a poem, it writes
+# one. The examples are the project's own, on purpose unlike any title a writer would give.
+EXAMPLES = {
+    "poem": ("Rain on the Slates", "Rain on the slates at dawn,\nthe gutters talk all night;\nthe chimney breathes "
+             "its smoke\ninto the thinning light.\n\nI count the drops like coins\nsomeone forgot to spend,\n"
+             "and every one runs down\nto find the river's end."),
+    "dialogue": ("The Borrowed Coat", "“You kept my coat all winter,” said Ruth.\n\n“You never asked for it back,” "
+                 "said Daniel.\n\n“I am asking now.”\n\n“Then you shall have it, though the sleeves are longer "
+                 "than they were.”\n\n“Give it here,” she said, laughing in spite of herself."),
+}
+
 
 def chat_preamble(tokenizer: Any, form: str, title_or_first_line: str, notes: str = "") -> str | None:
     """The hidden request that goes before a `form` piece, in the model's chat format; None when
@@ -35,9 +47,13 @@ def chat_preamble(tokenizer: Any, form: str, title_or_first_line: str, notes: st
     request = INSTRUCTIONS[form].format(about=about)
     if notes.strip():
         request += f"\n\nThe writer's notes:\n{notes.strip()}"
+    messages = [{"role": "user", "content": request}]
+    if form in EXAMPLES:
+        title, reply = EXAMPLES[form]
+        messages[:0] = [{"role": "user", "content": INSTRUCTIONS[form].format(about=f' titled "{title}"')},
+                        {"role": "assistant", "content": f"{title}\n\n{reply}"}]
     try:
-        return str(tokenizer.apply_chat_template([{"role": "user", "content": request}], tokenize=False,
-                                                 add_generation_prompt=True))
+        return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
     except Exception:  # a malformed template: the document framing still works
         return None
 

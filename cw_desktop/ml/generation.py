@@ -34,6 +34,7 @@ import torch
 from cw_desktop.core.generation_settings import PRESETS, GenerationSettings, preset
 from cw_desktop.core.story_context import StoryContext
 from cw_desktop.ml import forms, junk
+from cw_desktop.ml.form_shaping import FormShaper
 from cw_desktop.ml.loading import LoadedModel
 from cw_desktop.ml.decoding import REPETITION_WINDOW, decode_rows  # noqa: F401  (re-exported)
 from cw_desktop.ml.kv_cache import PrefillCancelled, crop_cache, decoder_layers, new_cache, remove_hooks
@@ -111,6 +112,7 @@ class Generator:
         self._dry_breakers: dict[tuple[str, ...], dict[int, bool]] = {}  # DRY: which tokens end a repeat
         self.filter_junk = True  # off while ml/rewrite.py runs: it cleans an instructed answer itself
         self.vocabulary: ProjectVocabulary | None = ProjectVocabulary()
+        self.form_shaper: FormShaper | None = None  # set while write() makes a poem or a dialogue
         # A fine-tune's index of its training text: finished suggestions that repeat it get marked.
         self.memorisation: MemorisationIndex | None = load_index(getattr(loaded, "folder", None))
         # A prefill chunk of 256 tokens takes as long as dozens of decoding steps; checking the stop
@@ -358,12 +360,21 @@ class Generator:
 
         Runs in windows: when prompt + text reach the model's limit, the oldest part is dropped
         at a boundary and generation goes on from the rest. With a `form` and a model that has a
-        chat template, the form is asked for in its instruction format (ml/forms.py).
+        chat template, the form is asked for in its instruction format (ml/forms.py), and decoding
+        nudges it into lines and stanzas or speaker turns (ml/form_shaping.py).
         """
         # Long-form output samples: greedy decoding of hundreds of tokens loops.
         settings = replace(settings.validated(), alternatives=1, greedy_first=False)
         request = forms.chat_preamble(self.tokenizer, form, prompt.strip().strip("“\""), memory) if form else None
         memory = request if request is not None else memory
+        self.form_shaper = FormShaper(form, self.tokenizer, self._end_ids, prompt) if form else None
+        try:
+            return self._write_windows(prompt, settings, memory, on_token, should_stop)
+        finally:
+            self.form_shaper = None  # ghost text is never shaped
+
+    def _write_windows(self, prompt: str, settings: GenerationSettings, memory: str,
+                       on_token: TokenCallback | None, should_stop: StopCheck | None) -> Suggestion:
         written = ""
         tokens = 0
         remaining = settings.max_new_tokens
@@ -373,6 +384,8 @@ class Generator:
             chunk_tokens = min(remaining, max(16, self.window // 4))
             step = replace(settings, max_new_tokens=chunk_tokens)
             base = prompt + written
+            if self.form_shaper is not None:
+                self.form_shaper.before = base
 
             def stream(_index: int, text: str, base_text: str = written) -> None:
                 if on_token is not None:

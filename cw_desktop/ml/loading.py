@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -86,11 +87,18 @@ def auto_config(folder: Path) -> Any:
     return AutoConfig.from_pretrained(folder, **SAFE_LOAD_OPTIONS)
 
 
+# transformers builds a model under process-wide state (its meta-device init context): two threads
+# loading at once (the model loader, the voice worker, an adapter's base) broke each other's load
+# with "Cannot copy out of meta tensor". Every model construction takes this lock.
+MODEL_LOAD_LOCK = threading.RLock()
+
+
 def auto_causal_lm(folder: Path, **options: Any) -> Any:
     from transformers import AutoModelForCausalLM
 
     refuse_custom_code(folder)
-    return AutoModelForCausalLM.from_pretrained(folder, **SAFE_LOAD_OPTIONS, **options)
+    with MODEL_LOAD_LOCK:
+        return AutoModelForCausalLM.from_pretrained(folder, **SAFE_LOAD_OPTIONS, **options)
 
 
 @dataclass

@@ -261,3 +261,19 @@ def preference_step(model: Any, loaded: Any, eval_ids: torch.Tensor, block_size:
     emit({"event": "stage", "stage": "preferences",
           "message": f"Kept: held-out pairs ranked right {before.accuracy:.0%} -> {after.accuracy:.0%}"})
     return tuned.merge_and_unload(), section
+
+
+def after_fine_tune(model: Any, loaded: Any, data: Any, block_size: int, final_eval: Any, split: PairSplit, *,
+                    keystrokes: bool, on_event: EventCallback | None = None,
+                    should_stop: StopCallback | None = None) -> tuple[Any, Any, dict[str, Any]]:
+    """The trainer's hook (ml/training.py): the preference step on the freshly tuned model.
+
+    Returns (model to save, its held-out evaluation, the report's "preferences" section)."""
+    from cw_desktop.ml.evaluation import evaluate
+
+    model, section = preference_step(model, loaded, data.eval_ids, block_size, [u.text for u in data.split.eval],
+                                     split, perplexity_before=final_eval.perplexity, keystrokes=keystrokes,
+                                     on_event=on_event, should_stop=should_stop)
+    if section.get("adopted"):
+        final_eval = evaluate(model, data.eval_ids, block_size)
+    return model, final_eval, section

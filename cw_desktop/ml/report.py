@@ -85,6 +85,26 @@ def _copying_lines(copying: dict[str, Any] | None) -> list[str]:
     return lines + [""]
 
 
+def _continued_lines(continued: dict[str, Any] | None) -> list[str]:
+    if not continued:
+        return []
+    return [f"Continued from `{continued['from']}` on the {len(continued['changed_files'])} file(s) changed since "
+            f"{continued['since']} (by {continued['method']}): "
+            + ", ".join(f"`{path}`" for path in continued["changed_files"][:20])
+            + f"; measured on the same {continued['held_out_chapters_fixed']} held-out chapter(s) as before.", ""]
+
+
+def _preferences_lines(preferences: dict[str, Any] | None) -> list[str]:
+    if not preferences or "held_out_accuracy" not in preferences:
+        return [f"Learning from your choices stopped early: {preferences['reason']}", ""] if preferences else []
+    accuracy, margin = preferences["held_out_accuracy"], preferences["held_out_margin"]
+    verdict = "kept" if preferences["adopted"] else f"**not kept** ({preferences['reason']})"
+    return [f"Learning from your choices ({preferences['train_pairs']} pairs, {preferences['held_out_pairs']} held "
+            f"out): the writer's choice ranked first in {accuracy['before'] * 100:.0f}% -> "
+            f"{accuracy['after'] * 100:.0f}% of held-out pairs (margin {margin['before']:+.2f} -> "
+            f"{margin['after']:+.2f} nats); {verdict}.", ""]
+
+
 def _quote(text: str) -> str:
     return "\n".join("> " + line if line else ">" for line in text.strip().splitlines()) or "> (nothing)"
 
@@ -116,6 +136,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         *_keystrokes_lines(report.get("keystrokes_saved")),
         *_copying_lines(report.get("samples_copying")),
+        *_continued_lines(report.get("continued")),
+        *_preferences_lines(report.get("preferences")),
         "## Data",
         "",
         f"- files: {len(report['files_used'])} used, {len(report['files_skipped'])} skipped; "

@@ -58,6 +58,11 @@ PLAIN_LABELS = {
 LENGTH = {"rewrite": (1.6, 32), "expand": (3.0, 64), "shorten": (1.2, 16), "describe": (3.0, 64),
           "custom": (3.0, 64)}
 MIN_ANSWER_TOKENS = 16
+# Whether the chat prompt shows the story around the passage. Off: on the bundled SmolLM2-135M the
+# neighbouring sentences leaked into the rewrite (their names, events and even a switch to the
+# first person; docs/editor.md); with the passage alone it stayed on the passage. A bigger
+# instruct model keeps the two apart: switch it on for those.
+SURROUNDING_CONTEXT = False
 
 SETTINGS = GenerationSettings(max_new_tokens=256, temperature=0.7, top_p=0.9, top_k=50,
                               # A light penalty only: a rewrite rightly reuses the passage's words.
@@ -74,6 +79,7 @@ class RewritePrompt:
     chat: bool  # built with the model's chat template
     max_new_tokens: int
     stop: str  # a stop rule of core/generation_settings.py
+    one_paragraph: bool = False  # the answer ends with its first paragraph
 
 
 # -- the prompt ------------------------------------------------------------------------------------
@@ -135,22 +141,28 @@ def plan_prompt(tokenizer: Any, request: RewriteRequest, window: int) -> Rewrite
     factor, extra = LENGTH[request.action]
     wanted = request.max_new_tokens or int(count(request.selection) * factor + extra)
     single_paragraph = "\n" not in request.selection.strip()
-    for with_context in (True, False):
+    for with_context in ((True, False) if SURROUNDING_CONTEXT else (False,)):
         chat = chat_prompt(tokenizer, request, with_context)
         text = chat if chat is not None else plain_prompt(request)
         room = window - count(text) - 2  # the document-start token, and one to spare
         if room >= min(wanted, MIN_ANSWER_TOKENS):
-            # A chat model ends its turn itself; a base model rambles on, so a one-paragraph
-            # passage ends with the paragraph.
-            stop = "paragraph" if chat is None and single_paragraph else "none"
-            return RewritePrompt(text=text, chat=chat is not None, max_new_tokens=min(wanted, room), stop=stop)
+            # One paragraph in, one out, where the answer should not grow: the bundled model, done
+            # with a shortened paragraph, went on with a new one of its own. Expand and Describe may
+            # add paragraphs; a chat model ends its turn itself, a base model only at the paragraph.
+            # The engine's stop rule sees the raw answer, whose chat lead-in may be a line of its
+            # own: for a chat model the paragraph is cut after cleaning (clean_rewrite) instead.
+            one_paragraph = single_paragraph and (chat is None or request.action in ("rewrite", "shorten"))
+            stop = "paragraph" if one_paragraph and chat is None else "none"
+            return RewritePrompt(text=text, chat=chat is not None, max_new_tokens=min(wanted, room), stop=stop,
+                                 one_paragraph=one_paragraph)
     raise RewriteTooLong(f"The selection is too long for this model's window of {window} tokens: "
                          "select a shorter passage.")
 
 
 def rewrite_settings(request: RewriteRequest, prompt: RewritePrompt) -> GenerationSettings:
     return GenerationSettings(**{**SETTINGS.__dict__, "max_new_tokens": prompt.max_new_tokens,
-                                 "stop": prompt.stop, "seed": request.seed}).validated()
+                                 "stop": prompt.stop, "seed": request.seed,
+                                 "banned_phrases": list(request.banned_phrases)}).validated()
 
 
 # -- cleaning the answer -----------------------------------------------------------------------------
@@ -177,12 +189,16 @@ _OPENER_WORDS = ("sure", "certainly", "of course", "absolutely", "okay", "alrigh
 _HOLD_CHARS = 100
 
 # What follows the passage in a chatty answer: comments on it, or the framing starting over.
-_AFTERWORD = re.compile(r"\n\s*(?:I hope|Let me know|Feel free|Note:|Here(?:'s|’s| is) what|In this (?:version|rewrite)|"
+_AFTERWORD = re.compile(r"\n\s*(?:I hope|Let me know|Feel free|Note:|Original:|Here(?:'s|’s| is) what|"
+                        r"In this (?:version|rewrit|revision)|"
                         r"This (?:version|rewrite|revision|rewritten|new version|passage (?:now|keeps|uses))|"
                         r"The (?:rewritten|revised|expanded|shortened) (?:passage|version|text)|"
-                        r"(?:The |New |Original )?(?:passage|original|version)\b[^\n:]{0,40}:|"
+                        # a label line ("The passage:"), not a story's "The passage was dark: ..."
+                        r"(?:The |New )?(?:passage|version)\b[^\n:]{0,40}:[ \t]*(?:\n|$)|"
                         r"(?:Rewrite|Rewritten|Expand|Expanded|Shorten|Shortened|Describe)\b[^\n]{0,60}"
                         r"\b(?:passage|version|text)\b)", re.IGNORECASE)
+# The framing starting over, cut off by the length limit: "...\n\nThe passage".
+_TRAILING_LABEL = re.compile(r"\n\s*(?:the )?(?:passage|original|version|rewritten)\s*$", re.IGNORECASE)
 _QUOTES = {'"': '"', "“": "”", "«": "»", "'": "'"}
 
 
@@ -250,7 +266,8 @@ def _cut_junk(text: str, request: RewriteRequest) -> tuple[str, bool]:
     return text, False
 
 
-def clean_rewrite(text: str, request: RewriteRequest, final: bool = True) -> tuple[str, bool]:
+def clean_rewrite(text: str, request: RewriteRequest, final: bool = True,
+                  one_paragraph: bool = False) -> tuple[str, bool]:
     """(the passage in a model's answer, whether something after it was cut off).
 
     final=False is for the stream: a possible opening still arriving is held back (""), so the
@@ -263,6 +280,12 @@ def clean_rewrite(text: str, request: RewriteRequest, final: bool = True) -> tup
     afterword = _AFTERWORD.search(body)
     if afterword:
         body, cut = body[:afterword.start()], True
+    elif final:
+        body = _TRAILING_LABEL.sub("", body)
+    start = len(body) - len(body.lstrip("\n"))
+    paragraph_end = body.find("\n", start)
+    if one_paragraph and paragraph_end >= 0:
+        body, cut = body[:paragraph_end], True
     # Markdown emphasis from a chat model: keep the words, drop the asterisks.
     body = re.sub(r"\*\*(.+?)\*\*|__(.+?)__", lambda m: m.group(1) or m.group(2), body)
     clean, was_junk = _cut_junk(body, request)
@@ -289,7 +312,7 @@ def run_rewrite(generator: "Generator", request: RewriteRequest, *, on_text: Tex
 
     def on_token(_index: int, raw: str) -> None:
         nonlocal ended, shown
-        text, cut = clean_rewrite(raw, request, final=False)
+        text, cut = clean_rewrite(raw, request, final=False, one_paragraph=prompt.one_paragraph)
         ended = ended or cut
         if text != shown:
             shown = text
@@ -304,7 +327,7 @@ def run_rewrite(generator: "Generator", request: RewriteRequest, *, on_text: Tex
         answer = generator.suggest(prompt.text, settings, on_token=on_token, should_stop=stop)[0]
     finally:
         generator.filter_junk = True
-    text, cut = clean_rewrite(answer.text, request, final=True)
+    text, cut = clean_rewrite(answer.text, request, final=True, one_paragraph=prompt.one_paragraph)
     reason = answer.finish_reason
     if reason == "cancelled" and not (should_stop is not None and should_stop()):
         reason = "stop"  # ended here, at the comments after the passage

@@ -11,6 +11,7 @@ the CLI prints them, the fine-tune dialog parses them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -115,6 +116,9 @@ class TrainConfig:
     split_options: dict[str, int] = field(default_factory=dict)
     memorisation_words: int = 12  # consecutive training words that make a suggestion a copy (ml/memorisation.py)
     adapter: bool = False  # LoRA only: save the adapter (a few MB, ml/adapters.py), not a merged full copy
+    continue_from: Path | None = None  # a fine-tune of this folder (= base): train on what changed since it
+    minutes: float | None = None  # time budget: as many steps as fit (ml/continuation.py)
+    preferences: bool = False  # then a DPO step on the suggestion log's pairs (ml/preferences.py)
 
 
 @dataclass
@@ -184,7 +188,10 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
                     locks: contextlib.ExitStack, world: World) -> TrainResult:
     from cw_desktop.ml.corpus import ScanCancelled, load_corpus
     from cw_desktop.ml.loading import load_model
+    from cw_desktop.ml.continuation import (budget_overrides, continuation_report, continuation_split,
+                                            source_manifest, steps_within, with_manifest)
     from cw_desktop.ml.memorisation import MemorisationIndex, also_saving, copying_samples
+    from cw_desktop.ml.preferences import after_fine_tune
     from cw_desktop.ml.report import build_report, write_report
 
     emit = on_event or (lambda event: None)
@@ -208,6 +215,9 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
         _lock_folder(locks, run_dir / RUN_LOCK_FILE, f"The training run folder {run_dir}")
         run_info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
         output = Path(run_info["output"]) if run_info.get("output") else output
+        # A continued run resumes as one (its split depends on it), a preference run with its step.
+        config = dataclasses.replace(config, continue_from=config.continue_from or run_info.get("continue_from"),
+                                     preferences=config.preferences or bool(run_info.get("preferences")))
     if output is not None:  # known now: refuse a second training into it before any work
         _lock_folder(locks, output_lock_file(output), f"The output folder {output}")
 
@@ -230,9 +240,15 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
     skipped = [f for f in corpus.files if f.status != "used"]
     emit({"event": "stage", "stage": "clean",
           "message": f"{len(used)} files used, {len(skipped)} skipped, {corpus.words:,} words after cleaning"})
-    split = ds.split_units(ds.document_units(corpus.documents), eval_share=config.eval_share,
-                           seed=config.seed, source=str(folder), **config.split_options)
+    continued = continuation_split(corpus.documents, Path(config.continue_from), folder, [f.path for f in used]) \
+        if config.continue_from else None
+    split = continued.split if continued else ds.split_units(
+        ds.document_units(corpus.documents), eval_share=config.eval_share, seed=config.seed, source=str(folder),
+        **config.split_options)
+    manifest = source_manifest(folder, [f.path for f in used], split, continued, seed=config.seed,
+                               eval_share=config.eval_share, continued_from=config.continue_from)
     accepted = accepted_texts(paths) if config.include_accepted else []
+    pairs = preference_pairs(paths, config) if config.preferences else None  # refused now if too few
 
     emit({"event": "stage", "stage": "tokenize", "message": f"Loading {config.base} and tokenising"})
     loaded = load_model(config.base, paths)
@@ -243,7 +259,10 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
     else:
         overrides = dict(config.overrides)
         overrides.setdefault("seed", config.seed)
-        hp = plan_training(tokens.train_tokens, info, config.device, overrides)
+        hp = plan_training(tokens.train_tokens, info, config.device,
+                           budget_overrides(overrides, config.minutes) if continued else overrides)
+        if config.minutes:
+            hp = steps_within(hp, info, sum(len(t) + 1 for t in tokens.eval), config.minutes * 60)
     data = ds.pack_split(tokens, hp.block_size)
     fingerprint = data_fingerprint(data)
     if run_info and run_info.get("data_fingerprint") != fingerprint:
@@ -270,7 +289,9 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
         _lock_folder(locks, run_dir / RUN_LOCK_FILE, f"The training run folder {run_dir}")
         run_info = {"name": output.name, "folder": str(folder), "base": config.base, "output": str(output),
                     "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "hyperparameters": hp.to_dict(), "data_fingerprint": fingerprint}
+                    "hyperparameters": hp.to_dict(), "data_fingerprint": fingerprint,
+                    "continue_from": str(config.continue_from) if config.continue_from else None,
+                    "preferences": config.preferences}
         save_run_info(run_dir, run_info)
         return output, run_dir, run_info
 
@@ -314,6 +335,10 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
     final_eval = result.final_eval or evaluate(model, data.eval_ids, hp.block_size, world=world)
     if not world.is_main:
         return TrainResult("done", output=output, run_dir=run_dir, step=result.state.step)
+    preferences = None
+    if pairs is not None:  # on the main process only: a short single-process step after the fine-tune
+        model, final_eval, preferences = after_fine_tune(model, loaded, data, hp.block_size, final_eval, pairs,
+                                                         keystrokes=config.samples, on_event=emit, should_stop=stop)
 
     after: list[str] = []
     keystrokes_after = None
@@ -323,7 +348,7 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
         keystrokes_after = keystrokes_saved(loaded, model, [u.text for u in split.eval])
 
     emit({"event": "stage", "stage": "save", "message": f"Saving to {output}"})
-    guard = MemorisationIndex.build(split.train, config.memorisation_words)
+    guard = MemorisationIndex.build(continued.trained_before if continued else split.train, config.memorisation_words)
     report = build_report(
         name=output.name, base=config.base, base_display=loaded.display_name, folder=folder, corpus=corpus,
         data=data, hp=hp, before=base_eval, after=final_eval, loop=result,
@@ -339,7 +364,11 @@ def _train_pipeline(config: TrainConfig, on_event: EventCallback | None, should_
         report["kind"] = "adapter"
     if world.count > 1:
         report["processes"] = world.count  # the effective batch is hyperparameters' batch x grad_accum x this
-    save_model_folder(model, loaded.tokenizer, output, report, also_saving(guard, write_report))
+    if continued:
+        report["continued"] = continuation_report(continued, Path(config.continue_from))
+    if preferences is not None:
+        report["preferences"] = preferences
+    save_model_folder(model, loaded.tokenizer, output, report, with_manifest(also_saving(guard, write_report), manifest))
     if (run_dir / TRAIN_LOG_FILE).is_file():  # the log goes with the model (an open `tail -f` follows it)
         os.replace(run_dir / TRAIN_LOG_FILE, output / TRAIN_LOG_FILE)
     shutil.rmtree(run_dir, ignore_errors=True)  # checkpoints are large and no longer needed
@@ -351,6 +380,17 @@ def save_run_info(run_dir: Path, info: dict[str, Any]) -> None:
     text = json.dumps(info, indent=2)
     with reporting_disk_full(run_dir, len(text.encode()), "the training run's record"):
         atomic_write_text(run_dir / RUN_FILE, text)
+
+
+def preference_pairs(paths: AppPaths, config: TrainConfig) -> Any:
+    """The suggestion log's pairs, split (core/preference_pairs.py); a ValueError saying why when they
+    cannot be used, before anything is trained."""
+    from cw_desktop.core.preference_pairs import pairs_from_log
+
+    if config.adapter:
+        raise ValueError("Learning from your choices (--preferences) cannot be combined with --adapter yet: "
+                         "it merges its own small adapter into the saved model.")
+    return pairs_from_log(paths.suggestion_log)
 
 
 def accepted_texts(paths: AppPaths) -> list[str]:

@@ -88,11 +88,12 @@ class VoiceScorer:
 
     def __init__(self, tuned: Any, base: Any | None, tokenizer: Any, *, model_id: str,
                  block_tokens: int = DEFAULT_BLOCK_TOKENS, previous_context: bool = True,
-                 context_length: int | None = None) -> None:
-        if base is None and not hasattr(tuned, "disable_adapter"):
+                 context_length: int | None = None, engine: Any = None) -> None:
+        if base is None and engine is None and not hasattr(tuned, "disable_adapter"):
             raise ValueError("A base model is needed unless the fine-tune is a LoRA adapter")
         self.tuned = tuned
         self.base = base
+        self.engine = engine  # ml.adapters.AdapterEngine: switches the adapter off in microseconds
         self.tokenizer = tokenizer
         self.model_id = model_id + ("|ctx" if previous_context else "")
         limit = context_length or DEFAULT_BLOCK_TOKENS
@@ -173,6 +174,13 @@ class VoiceScorer:
     def _base_pass(self) -> Iterator[Any]:
         if self.base is not None:
             yield self.base
+        elif self.engine is not None:
+            active, strength = self.engine.active, self.engine.strength
+            self.engine.activate(None)
+            try:
+                yield self.engine.model
+            finally:
+                self.engine.activate(active, strength)
         else:
             with self.tuned.disable_adapter():
                 yield self.tuned
@@ -196,6 +204,7 @@ class VoiceModels:
     name: str
     base_name: str
     context_length: int
+    engine: Any = None  # the AdapterEngine when `tuned` is a base + adapter
 
 
 def base_spec_of(folder: Path) -> str:
@@ -224,7 +233,8 @@ def load_voice_models(spec: str, paths: AppPaths | None = None, *, base_spec: st
         engine.activate(engine.names[0], 1.0)
         loaded = engine.loaded
         return VoiceModels(engine.model, None, loaded.tokenizer, model_id=f"{folder}|{_stamp(folder)}",
-                           name=folder.name, base_name=loaded.display_name, context_length=loaded.context_length)
+                           name=folder.name, base_name=loaded.display_name, context_length=loaded.context_length,
+                           engine=engine)
     base_spec = base_spec or base_spec_of(folder)  # before any loading: a base model says so at once
     tuned = load_model(spec, paths)
     base = load_model(base_spec, paths)
@@ -249,4 +259,4 @@ def _stamp(folder: Path) -> str:
 
 def scorer_for(models: VoiceModels, **options: Any) -> VoiceScorer:
     return VoiceScorer(models.tuned, models.base, models.tokenizer, model_id=models.model_id,
-                       context_length=models.context_length, **options)
+                       context_length=models.context_length, engine=models.engine, **options)

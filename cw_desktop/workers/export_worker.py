@@ -1,4 +1,5 @@
-"""Copy a model folder elsewhere off the GUI thread (a fully fine-tuned model is hundreds of MB)."""
+"""Copy a model folder elsewhere, or an imported one into the models, off the GUI thread (a fully
+fine-tuned model is hundreds of MB)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 
+from cw_desktop.core.model_import import import_model_folder
 from cw_desktop.core.model_registry import RegistryError, export_model
+from cw_desktop.core.paths import AppPaths
 from cw_desktop.workers.threads import Worker
 
 
@@ -16,15 +19,21 @@ class ExportWorker(Worker):
 
     progress = Signal(str, int, int)  # source folder, bytes copied, bytes total
     finished = Signal(str, str)  # source folder, new folder
-    _requested = Signal(str, str)
+    _requested = Signal(str, str)  # folder, target parent ("" : import into the models folder)
 
-    def __init__(self) -> None:
+    def __init__(self, paths: AppPaths | None = None) -> None:
         super().__init__()
+        self.paths = paths
         self._requested.connect(self._export)
 
     def export(self, folder: str, target_parent: str) -> None:
         self.begin()
         self._requested.emit(folder, target_parent)
+
+    def import_folder(self, folder: str) -> None:
+        """Check `folder` (core/model_import.py) and copy it into the models folder; finished or failed."""
+        self.begin()
+        self._requested.emit(folder, "")
 
     @Slot(str, str)
     def _export(self, folder: str, target_parent: str) -> None:
@@ -38,8 +47,13 @@ class ExportWorker(Worker):
                 self.progress.emit(folder, done, total)
 
         try:
-            destination = export_model(Path(folder), Path(target_parent), on_progress=on_progress,
-                                       should_stop=self.cancel_requested)
+            if target_parent:
+                destination = export_model(Path(folder), Path(target_parent), on_progress=on_progress,
+                                           should_stop=self.cancel_requested)
+            else:
+                assert self.paths is not None, "an importing ExportWorker needs the app paths"
+                destination = import_model_folder(Path(folder), self.paths, on_progress=on_progress,
+                                                  should_stop=self.cancel_requested)
         except Exception as exc:  # noqa: BLE001 - every failure must reach the writer
             self.report_failure(folder, exc, expected=(RegistryError, OSError))
             return

@@ -64,7 +64,8 @@ class GenerationWorker(Worker):
     # Internal: carry a request into the worker's thread (queued connections).
     _install_requested = Signal(object)
     _suggest_requested = Signal(int, str, object, object)  # request id, draft, GenerationSettings, StoryContext
-    _write_requested = Signal(int, str, str, object, str)  # request id, form, title, max_new_tokens | None, memory
+    # request id, form, title, max_new_tokens | None, memory, banned phrases
+    _write_requested = Signal(int, str, str, object, str, object)
     _budget_requested = Signal(int, str, object, object)
     _rewrite_requested = Signal(int, object)  # request id, RewriteRequest
     _project_requested = Signal(object)  # Path of the open document | None
@@ -121,11 +122,13 @@ class GenerationWorker(Worker):
         self._suggest_requested.emit(request, context, settings.validated(), _snapshot(story or memory))
         return request
 
-    def submit_write(self, form: str, title: str, max_new_tokens: int | None = None, memory: str = "") -> int:
+    def submit_write(self, form: str, title: str, max_new_tokens: int | None = None, memory: str = "",
+                     banned_phrases: list[str] | None = None) -> int:
         """Write a new piece (poem / dialogue / story) from a title or first line, with the form's own
-        settings (ml.generation.form_prompt) and at most `max_new_tokens` when given."""
+        settings (ml.generation.form_prompt), at most `max_new_tokens` when given, and never one of
+        the writer's `banned_phrases`."""
         request = self._new_id()
-        self._write_requested.emit(request, form, title, max_new_tokens, memory)
+        self._write_requested.emit(request, form, title, max_new_tokens, memory, list(banned_phrases or []))
         return request
 
     def submit_rewrite(self, request: RewriteRequest) -> int:
@@ -296,10 +299,12 @@ class GenerationWorker(Worker):
             self.suggestions_ready.emit(request, suggestions, time.perf_counter() - started)
 
     @Slot(int, str, str, object, str)
-    def _write(self, request: int, form: str, title: str, max_new_tokens: int | None, memory: str) -> None:
-        self._serve(request, self._run_write, form, title, max_new_tokens, memory)
+    def _write(self, request: int, form: str, title: str, max_new_tokens: int | None, memory: str,
+               banned_phrases: list[str]) -> None:
+        self._serve(request, self._run_write, form, title, max_new_tokens, memory, banned_phrases)
 
-    def _run_write(self, request: int, form: str, title: str, max_new_tokens: int | None, memory: str) -> None:
+    def _run_write(self, request: int, form: str, title: str, max_new_tokens: int | None, memory: str,
+                   banned_phrases: list[str] | None = None) -> None:
         if self.is_stopped(request, superseded_by_newer=False):
             self._finish_cancelled(request, 0)
             return
@@ -317,6 +322,8 @@ class GenerationWorker(Worker):
 
             if max_new_tokens is not None:
                 settings = dataclasses.replace(settings, max_new_tokens=max_new_tokens).validated()
+            if banned_phrases:
+                settings = dataclasses.replace(settings, banned_phrases=list(banned_phrases)).validated()
             result = self._generator.write(prompt, settings, memory=memory, on_token=on_token, form=form,
                                            should_stop=lambda: self.is_stopped(request, superseded_by_newer=False))
             # The new document starts with the title / first line the writer gave.

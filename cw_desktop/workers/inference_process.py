@@ -42,7 +42,7 @@ from cw_desktop.workers.model_loader import ModelLoaderWorker
 
 _HEADER = struct.Struct("!I")
 # Signals whose first argument is a request id that ends the request (the child will say no more).
-FINAL_SIGNALS = ("suggestions_ready", "budget_ready", "write_finished", "cancelled", "failed")
+FINAL_SIGNALS = ("suggestions_ready", "budget_ready", "write_finished", "rewrite_finished", "cancelled", "failed")
 GENERATION_TARGET = "generation"
 LOADER_TARGET = "loader"
 

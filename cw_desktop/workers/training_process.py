@@ -32,9 +32,8 @@ LOG_TAIL_LINES = 40
 def cli_prefix() -> list[str]:
     """How to start our own CLI from the GUI: the same interpreter, so the same virtualenv.
 
-    In the one-folder bundle sys.executable is the `cw-desktop` program itself (no `-m`)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
+    In the one-folder bundle sys.executable is the `cw-desktop` program, which answers `-m` like
+    Python (packaging/cw_desktop_main.py)."""
     return [sys.executable, "-m", "cw_desktop"]
 
 
@@ -47,7 +46,8 @@ def train_arguments(folder: str, base: str, *, output: str | None = None, mode: 
                     max_steps: int | None = None, epochs: float | None = None, lr: float | None = None,
                     batch_size: int | None = None, block_size: int | None = None,
                     eval_share: float | None = None, include_accepted: bool = False,
-                    resume: str | None = None, threads: int | None = None) -> list[str]:
+                    resume: str | None = None, threads: int | None = None, preferences: bool = False,
+                    continue_from: str | None = None, minutes: float | None = None) -> list[str]:
     """The `train` subcommand's arguments, always with --json-progress and --threads.
 
     `threads` defaults to all cores but one (ml.plan.trainer_threads_beside_editor): the editor's
@@ -55,16 +55,25 @@ def train_arguments(folder: str, base: str, *, output: str | None = None, mode: 
 
     `resume` is the run folder of an interrupted run (paths.runs_dir/<name>): the trainer takes the
     output folder and hyperparameters from its run.json, so only folder and base are repeated.
+
+    `continue_from` (a fine-tune of `folder`, which is then the base) trains on what changed since it,
+    within `minutes`; a time budget replaces steps or epochs.
     """
-    args = ["train", folder, "--base", base]
+    args = ["train", folder, "--continue", continue_from] if continue_from else ["train", folder, "--base", base]
+    if minutes:
+        max_steps = epochs = None
     options: list[tuple[str, Any]] = [("--output", output), ("--mode", mode), ("--max-steps", max_steps),
                                       ("--epochs", epochs), ("--lr", lr), ("--batch-size", batch_size),
                                       ("--block-size", block_size), ("--eval-share", eval_share)]
     for flag, value in options:
         if value is not None:
             args += [flag, str(value)]
+    if minutes:
+        args += ["--minutes", str(minutes)]
     if include_accepted:
         args.append("--include-accepted")
+    if preferences:
+        args.append("--preferences")
     if resume:
         args += ["--resume", resume]
     args += ["--threads", str(threads or trainer_threads_beside_editor())]

@@ -105,7 +105,9 @@ def test_typing_something_else_cancels_generation_within_a_token(qtbot, window) 
         qtbot.keyClicks(editor, different)
     assert cancelled.args[1] <= 1  # tokens the worker produced after the keystroke
     assert editor.ghost_text() == "" and editor.toPlainText() == "The harbour" + different
-    assert any(e["outcome"] == "typed_over" for e in log_events(window))
+    typed_over = [e for e in log_events(window) if e["outcome"] == "typed_over"]
+    # What the writer typed instead is logged with it: preference learning's chosen side.
+    assert typed_over and typed_over[-1]["after_text"] == different
 
 
 def test_stale_answers_are_ignored(qtbot, window) -> None:

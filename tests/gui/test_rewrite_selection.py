@@ -29,7 +29,7 @@ def start_rewrite(window, action: str = "rewrite", max_new_tokens: int = 20, **k
     dialog = rewriting._dialog()
     shown: list[str] = []
     original_show = dialog.show_text
-    dialog.show_text = lambda text: (shown.append(text), original_show(text))  # record what streamed in
+    dialog.show_text = lambda text, **how: (shown.append(text), original_show(text, **how))  # what streamed in
     assert rewriting.rewrite_selection(action, **kwargs)
     assert dialog.isVisible() and not dialog.accept_button.isEnabled()  # nothing to accept while writing
     return dialog, shown

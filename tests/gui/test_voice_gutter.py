@@ -76,3 +76,13 @@ def test_the_view_menu_shows_the_project_adapters_voice_and_rescores_an_edit(qtb
 
     window.main_menu.voice_action.trigger()
     assert not window.settings.editor.voice_gutter and not window.voice.gutter_for(tab.editor).isVisible()
+
+
+def test_with_a_base_model_and_no_project_adapter_the_view_says_what_it_needs(qtbot, window, tmp_path) -> None:
+    document = tmp_path / "loose.txt"
+    document.write_text("A paragraph.\n\nAnother one.", encoding="utf-8")
+    window.open_path(document)
+    with qtbot.waitSignal(window.voice.notice, timeout=5000) as blocker:
+        window.main_menu.voice_action.trigger()
+    assert "compares a fine-tuned model with its base" in blocker.args[0]
+    window.main_menu.voice_action.trigger()

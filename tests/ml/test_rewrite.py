@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from cw_desktop.core.rewrite_request import MAX_SELECTION_CHARS, RewriteRequest, request_problem
+from cw_desktop.ml import rewrite
 from cw_desktop.ml.generation import Generator
 from cw_desktop.ml.rewrite import (SYSTEM, RewriteTooLong, clean_rewrite, plan_prompt, rewrite_settings,
                                    run_rewrite)
@@ -33,15 +34,21 @@ def chat_tokenizer(tiny_model_dir):
 
 # -- the prompt -------------------------------------------------------------------------------------
 
-def test_a_model_with_a_chat_template_is_asked_in_its_chat_format(chat_tokenizer) -> None:
-    prompt = plan_prompt(chat_tokenizer, request("shorten", before="It was late. ", after=" Morning came."), 1024)
+def test_a_model_with_a_chat_template_is_asked_in_its_chat_format(chat_tokenizer, monkeypatch) -> None:
+    around = request("shorten", before="It was late. ", after=" Morning came.")
+    alone = plan_prompt(chat_tokenizer, around, 1024).text
+    assert PASSAGE in alone and "It was late." not in alone  # by default the passage only (see SURROUNDING_CONTEXT)
+    monkeypatch.setattr(rewrite, "SURROUNDING_CONTEXT", True)
+    prompt = plan_prompt(chat_tokenizer, around, 1024)
     assert prompt.chat
     assert prompt.text.startswith(f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n")
     assert prompt.text.endswith("<|im_end|>\n<|im_start|>assistant\n")  # the answer starts right here
     user = prompt.text.split("<|im_start|>user\n")[1]
     assert PASSAGE in user and "Shorten the passage" in user
     assert "It was late." in user and "Morning came." in user  # a little of the story around it
-    assert prompt.stop == "none"  # a chat model ends its turn itself
+    assert prompt.stop == "none" and prompt.one_paragraph  # one paragraph shortened is one paragraph
+    assert not plan_prompt(chat_tokenizer, request("expand"), 1024).one_paragraph  # may grow new paragraphs
+    assert not plan_prompt(chat_tokenizer, request("shorten", selection="One.\n\nTwo."), 1024).one_paragraph
 
 
 def test_each_action_asks_for_its_own_change(chat_tokenizer) -> None:
@@ -64,7 +71,8 @@ def test_a_model_without_a_chat_template_gets_a_plain_framing(tiny_loaded) -> No
     assert custom.text.endswith("\nRewritten (in the present tense): ")
 
 
-def test_a_tight_window_drops_the_story_around_then_refuses(chat_tokenizer) -> None:
+def test_a_tight_window_drops_the_story_around_then_refuses(chat_tokenizer, monkeypatch) -> None:
+    monkeypatch.setattr(rewrite, "SURROUNDING_CONTEXT", True)
     long_context = request("rewrite", before="Earlier words. " * 30)
     roomy = plan_prompt(chat_tokenizer, long_context, 4096)
     tight_window = len(chat_tokenizer.encode(roomy.text)) - 40
@@ -103,6 +111,10 @@ def test_settings_follow_the_plan_and_the_seed(tiny_loaded) -> None:
     ("Rain fell.\n\nI hope this helps! Let me know if you want changes.", "Rain fell."),
     ("Rain fell all night.\n\nNote: I kept the past tense.", "Rain fell all night."),
     ("Rain fell.\nOriginal: The rain fell on the old roof", "Rain fell."),
+    ("Rain fell.\n\nThe passage:\nShe walked down", "Rain fell."),
+    ("Rain fell.\n\nShorten the passage to:\nShe", "Rain fell."),
+    ("Rain fell.\n\nIn this rewriting, I've kept the tense.", "Rain fell."),
+    ("Rain fell.\n\nThe passage", "Rain fell."),  # the framing starting over, cut by the length limit
     ("The rain fell. **Nobody** slept.", "The rain fell. Nobody slept."),
 ])
 def test_chat_manners_are_stripped(answer: str, expected: str) -> None:
@@ -114,6 +126,8 @@ def test_chat_manners_are_stripped(answer: str, expected: str) -> None:
     "Great waves crashed on the roof.",  # "Great" without "!" is a word of the story
     "Of course, nobody slept that night.",
     "This is the night nobody slept.\nThe rain went on.",
+    "Rain fell.\n\nThe secret passage opened.",
+    "Rain fell.\n\nThe passage was dark: beyond it, the sea.",
 ])
 def test_the_story_itself_is_left_alone(answer: str) -> None:
     assert clean_rewrite(answer, request())[0] == answer
@@ -137,6 +151,12 @@ def test_the_stream_holds_back_an_opening_until_it_shows_what_it_is() -> None:
     assert [clean_rewrite(text, request(), final=False)[0] for text in growing] == ["", "", "", "", "Rain"]
     assert clean_rewrite("The r", request(), final=False)[0] == ""  # may become "The rewritten passage:"
     assert clean_rewrite("The rain", request(), final=False)[0] == "The rain"
+
+
+def test_one_paragraph_in_one_out_after_the_lead_in() -> None:
+    answer = "Sure! Here is the shorter passage:\n\nRain fell all night.\n\nShe took a moment to reflect"
+    assert clean_rewrite(answer, request(), one_paragraph=True) == ("Rain fell all night.", True)
+    assert clean_rewrite(answer, request(), one_paragraph=False)[0].endswith("to reflect")
 
 
 def test_comments_after_the_passage_end_the_stream() -> None:
@@ -176,3 +196,13 @@ def test_rewrite_with_a_chat_template_runs_and_stops_on_request(tiny_loaded, cha
     stopped = run_rewrite(engine, request("expand", selection=short, seed=1, max_new_tokens=30),
                           should_stop=stop_after_three)
     assert stopped.finish_reason == "cancelled" and stopped.tokens <= 3
+
+
+def test_a_rewrite_never_writes_a_banned_phrase(tiny_loaded) -> None:
+    import re
+
+    engine = Generator(tiny_loaded)
+    free = run_rewrite(engine, request("rewrite", seed=3, max_new_tokens=24))
+    word = re.findall(r"[A-Za-z]{3,}", free.text)[0]
+    banned = run_rewrite(engine, request("rewrite", seed=3, max_new_tokens=24, banned_phrases=(word,)))
+    assert not re.search(rf"\b{word}\b", banned.text, re.IGNORECASE)

@@ -45,7 +45,10 @@ def main() -> int:
     parser.add_argument("--cache")
     parser.add_argument("command")
     parser.add_argument("folder")
-    parser.add_argument("--base", required=True)
+    parser.add_argument("--base", default="bundled")
+    parser.add_argument("--continue", dest="continue_from")  # then the base is that fine-tune
+    parser.add_argument("--minutes", type=float)
+    parser.add_argument("--preferences", action="store_true")
     parser.add_argument("--output")
     parser.add_argument("--mode", default="lora")
     parser.add_argument("--max-steps", type=int, default=20)
@@ -63,6 +66,7 @@ def main() -> int:
     parser.add_argument("--resume", nargs="?", const=True, default=False)
     parser.add_argument("--json-progress", action="store_true")
     args = parser.parse_args()
+    args.base = args.continue_from or args.base
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN if os.environ.get("FAKE_IGNORE_TERM") == "1" else on_term)
     delay = float(os.environ.get("FAKE_STEP_SECONDS", "0.02"))

@@ -163,3 +163,17 @@ def test_suggestions_use_fewer_threads_while_a_fine_tune_runs_then_as_many_as_be
     with qtbot.waitSignal(relay(worker.threads_changed).fired, timeout=20_000) as after:
         worker.set_training_running(False)
     assert after.args[0][0] == before.args[0][0]
+
+
+def test_a_written_piece_gets_the_writers_banned_phrases(qtbot, worker: GenerationWorker, monkeypatch) -> None:
+    seen: list = []
+    original = worker._generator.write
+
+    def spy(prompt, settings, **kwargs):
+        seen.append(settings)
+        return original(prompt, settings, **kwargs)
+
+    monkeypatch.setattr(worker._generator, "write", spy)
+    with qtbot.waitSignal(relay(worker.write_finished).fired, timeout=30_000):
+        worker.submit_write("poem", "The Sea", 12, banned_phrases=["suddenly", " Suddenly "])
+    assert seen and seen[0].banned_phrases == ["suddenly"] and seen[0].max_new_tokens == 12

@@ -59,3 +59,28 @@ def test_a_passage_too_long_for_the_window_fails_with_a_reason(qtbot, worker: Ge
     with qtbot.waitSignal(relay(worker.failed).fired, timeout=30_000) as failed:
         request = worker.submit_rewrite(RewriteRequest("rewrite", PASSAGE * 25))
     assert failed.args[0][0] == request and "too long" in failed.args[0][1]
+
+
+def test_a_rewrite_crosses_to_the_model_process_and_back(qtbot, app_paths, tiny_model_dir, tiny_loaded) -> None:
+    """With the model in its own process the same request (plain data) gives the same rewrite."""
+    from cw_desktop.ml.generation import Generator
+    from cw_desktop.ml.rewrite import run_rewrite
+    from cw_desktop.workers.inference_process import InferenceProcess, RemoteGenerationWorker, RemoteModelLoader
+
+    process = InferenceProcess(app_paths, preload=False)
+    process.start()
+    try:
+        generation, loader = RemoteGenerationWorker(process), RemoteModelLoader(process, app_paths)
+        loader.backend = "torch"
+        with qtbot.waitSignal(loader.loaded, timeout=60_000) as loaded:
+            loader.request_load(str(tiny_model_dir))
+        with qtbot.waitSignal(generation.model_installed, timeout=30_000):
+            generation.install(loaded.args[1])
+        rewrite = RewriteRequest("shorten", PASSAGE, seed=4, max_new_tokens=16)
+        with qtbot.waitSignal(generation.rewrite_finished, timeout=30_000) as finished:
+            request = generation.submit_rewrite(rewrite)
+        assert finished.args[0] == request
+        assert finished.args[1].text == run_rewrite(Generator(tiny_loaded), rewrite).text
+        assert request not in generation._outstanding  # rewrite_finished ends the request for the stand-in
+    finally:
+        process.stop()

@@ -19,11 +19,12 @@ from PySide6.QtWidgets import QDialog, QFrame, QHBoxLayout, QLabel, QStackedWidg
 from cw_desktop.core.model_registry import (InterruptedRun, RegistryError, discard_run, list_interrupted_runs,
                                             list_models, rename_model, save_run_options, unique_model_folder)
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.core.preference_pairs import count_pairs
 from cw_desktop.core.settings import Settings
 from cw_desktop.dialogs import questions
 from cw_desktop.dialogs.finetune.common import ERROR_STYLE, rough_duration
 from cw_desktop.dialogs.finetune.folder_page import FolderPage
-from cw_desktop.dialogs.finetune.model_page import ModelPage
+from cw_desktop.dialogs.finetune.model_page import ModelPage, continuation_offer
 from cw_desktop.dialogs.finetune.results import ResultsView
 from cw_desktop.dialogs.finetune.training_page import TrainingPage
 from cw_desktop.dialogs.widgets import button, button_row
@@ -190,6 +191,7 @@ class FineTuneDialog(QDialog):
             return
         self.report = report
         self.folder_page.show_report(report)
+        self.model_page.show_continuation(continuation_offer(self.base_spec(), report))
         if "hyperparameters" in report:
             self.automatic_hp = dict(report["hyperparameters"])
             self.model_page.set_automatic(self.automatic_hp, report["eval_share"])
@@ -246,6 +248,7 @@ class FineTuneDialog(QDialog):
         check = self.model_page.accepted_check
         check.setText(f"Include my accepted suggestions ({count} from the editor's log)")
         check.setEnabled(count > 0)
+        self.model_page.show_preferences(count_pairs(self.paths.suggestion_log))
         check.setToolTip("Suggestions you accepted, with the text around them and what you wrote next, "
                          "are added to the training text (never to the held-out text).")
 
@@ -339,11 +342,15 @@ class FineTuneDialog(QDialog):
         output = unique_model_folder(self.paths, name)
         overrides = self.overrides()
         include_accepted = self.model_page.accepted_check.isChecked()
+        tonight = self.model_page.continuing
         args = train_arguments(folder, base, output=str(output), mode=overrides.get("mode", self.model_page.mode),
                                max_steps=overrides.get("max_steps"), epochs=overrides.get("epochs"),
                                lr=overrides.get("lr"), batch_size=overrides.get("batch_size"),
                                block_size=overrides.get("block_size"),
-                               eval_share=self.model_page.share_spin.value(), include_accepted=include_accepted)
+                               eval_share=self.model_page.share_spin.value(), include_accepted=include_accepted,
+                               preferences=self.model_page.preferences_check.isChecked(),
+                               continue_from=tonight.model if tonight else None,
+                               minutes=self.model_page.minutes_spin.value() if tonight else None)
         self.run_context = {"folder": folder, "base": base, "include_accepted": include_accepted, "name": name,
                             "eval_share": self.model_page.share_spin.value()}
         self.training_page.chart.clear()

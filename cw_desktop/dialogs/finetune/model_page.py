@@ -1,7 +1,10 @@
-"""Step 2 of the fine-tune dialog: base model, name, mode, accepted suggestions, Advanced settings."""
+"""Step 2 of the fine-tune dialog: base model, name, mode, accepted suggestions, learning from accept/reject,
+continuing a fine-tune on what changed, Advanced settings."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -9,6 +12,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QGroupBox, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
+from cw_desktop.core.training_manifest import changes_since, is_fine_tune_of
 from cw_desktop.dialogs.finetune.common import muted
 from cw_desktop.workers.scan_worker import DEFAULT_EVAL_SHARE
 
@@ -17,6 +21,36 @@ MODE_CHOICES = (
     ("top", "Top layers", "Trains only the last few layers: fast, a lighter touch on the style."),
     ("full", "All weights", "Trains the whole model: the strongest effect, but slowest and needs the most memory."),
 )
+
+
+DEFAULT_TONIGHT_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class ContinuationOffer:
+    """The chosen base is a fine-tune of the scanned folder: what continuing it would train on."""
+
+    model: str  # the fine-tune's folder
+    name: str
+    changed: int
+    since: str  # date the fine-tune was made
+    note: str  # how "changed" was decided, when not by fingerprints
+
+
+def continuation_offer(base: str, report: dict[str, Any] | None) -> ContinuationOffer | None:
+    """None unless `base` is a fine-tune folder of the folder the scan `report` describes. Hashes the
+    folder's used files (the manuscripts, a few MB; done once per scan)."""
+    if not report or not base or base == "bundled" or not Path(base).is_dir():
+        return None
+    folder = Path(report["folder"])
+    if not is_fine_tune_of(Path(base), folder):
+        return None
+    used = [f["path"] for f in report.get("files", []) if f.get("status") == "used"]
+    try:
+        changes = changes_since(Path(base), folder, used)
+    except OSError:
+        return None
+    return ContinuationOffer(base, Path(base).name, len(changes.changed), changes.since[:10], changes.note)
 
 
 class ModelPage(QWidget):
@@ -50,6 +84,29 @@ class ModelPage(QWidget):
         self.accepted_check = QCheckBox("Include my accepted suggestions")
         self.accepted_check.toggled.connect(self.changed)
         layout.addWidget(self.accepted_check)
+        self.preferences_check = QCheckBox()
+        self.preferences_check.setToolTip(
+            "After training, a short extra step teaches the model to prefer what you took (or wrote yourself) "
+            "over the suggestions you turned down. It is kept only if it does not make the held-out chapters "
+            "or the typing saved worse; the report shows how it did on choices it never saw.")
+        layout.addWidget(self.preferences_check)
+        self.show_preferences(0)
+        self.continue_check = QCheckBox()
+        self.continue_check.toggled.connect(self.changed)
+        self.minutes_spin = QSpinBox()
+        self.minutes_spin.setRange(1, 24 * 60)
+        self.minutes_spin.setValue(DEFAULT_TONIGHT_MINUTES)
+        self.minutes_spin.setSuffix(" min")
+        self.continue_note = muted("")
+        self.continue_box = QGroupBox("Train tonight on what changed")
+        continue_layout = QGridLayout(self.continue_box)
+        continue_layout.addWidget(self.continue_check, 0, 0, 1, 2)
+        continue_layout.addWidget(QLabel("Time budget:"), 1, 0)
+        continue_layout.addWidget(self.minutes_spin, 1, 1)
+        continue_layout.addWidget(self.continue_note, 2, 0, 1, 2)
+        layout.addWidget(self.continue_box)
+        self.offer: ContinuationOffer | None = None
+        self.show_continuation(None)
 
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced settings")
@@ -69,6 +126,34 @@ class ModelPage(QWidget):
         self.estimate.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.estimate)
         layout.addStretch(1)
+
+    def show_preferences(self, pairs: int) -> None:
+        from cw_desktop.core.preference_pairs import MIN_PAIRS
+
+        self.preferences_check.setText(f"Also learn from the suggestions you accepted and rejected ({pairs} pairs)")
+        self.preferences_check.setEnabled(pairs >= MIN_PAIRS)
+        if pairs < MIN_PAIRS:
+            self.preferences_check.setChecked(False)
+
+    def show_continuation(self, offer: ContinuationOffer | None) -> None:
+        """Offer to continue the chosen fine-tune on what changed (hidden when the base is not one of this folder)."""
+        self.offer = offer
+        self.continue_box.setVisible(offer is not None)
+        if offer is None:
+            self.continue_check.setChecked(False)
+            return
+        self.continue_check.setText(f"Continue {offer.name} on what changed ({offer.changed} file"
+                                    f"{'' if offer.changed == 1 else 's'} changed since {offer.since})")
+        self.continue_check.setEnabled(offer.changed > 0)
+        if offer.changed == 0:
+            self.continue_check.setChecked(False)
+        self.continue_note.setText((offer.note + " " if offer.note else "") +
+                                   "Trains only on new or edited files and measures on the same held-out chapters "
+                                   "as before, so the perplexities compare.")
+
+    @property
+    def continuing(self) -> ContinuationOffer | None:
+        return self.offer if self.offer is not None and self.continue_check.isChecked() else None
 
     def _build_advanced(self) -> QGroupBox:
         """The Advanced fields: length, learning rate, batch, block and held-out share."""
