@@ -43,6 +43,7 @@ def _single(module: str) -> Callable[[bool], list[Section]]:
 BENCHMARKS: dict[str, Callable[[bool], list[Section]]] = {
     "threads": _single("threads"),
     "latency": _latency,
+    "story_latency": _single("story_latency"),
     "cancellation": _single("cancellation"),
     "gui_stall": _single("gui_stall"),
     "startup": _single("startup"),

@@ -37,7 +37,8 @@ def run(processes: int, args: argparse.Namespace, folder: Path, root: Path, inde
     threads = max(1, os.cpu_count() or 1) // processes
     output = root / f"out-{processes}p-{index}"
     # --cache: the already-prepared bundled model (with --data alone the cache moves under it).
-    train = ["--data", str(root / "data"), "--cache", args.cache, "train", str(folder), "--base", args.model, "--output", str(output),
+    train = ["--data", str(root / "data"), "--cache", args.cache, "train", str(folder), "--base", args.model,
+             "--output", str(output),
              "--mode", args.mode, "--max-steps", str(args.steps), "--block-size", str(args.block),
              "--batch-size", str(args.batch // processes), "--grad-accum", "1", "--no-samples",
              "--threads", str(threads), "--json-progress"]
@@ -57,7 +58,10 @@ def run(processes: int, args: argparse.Namespace, folder: Path, root: Path, inde
         raise SystemExit(f"{processes}-process run failed:\n{proc.stderr[-3000:]}")
     report = json.loads((output / "report.json").read_text())
     shutil.rmtree(output)
+    hp = report["hyperparameters"]
     return {"processes": processes, "threads": threads, "tokens_per_s": report["tokens_per_s"],
+            "effective_batch": hp["batch_size"] * processes * hp["grad_accum"],
+            "first_eval_loss": round(report["history"][0]["eval_loss"], 5),
             "training_s": report["training_seconds"], "wall_s": round(wall, 1),
             "perplexity_after": report["perplexity_after"], "load": round(load_before, 1)}
 
@@ -78,7 +82,8 @@ def main() -> None:
     folder.mkdir()
     text = AUSTEN.read_text(encoding="utf-8")
     start = text.index("CHAPTER 1")
-    (folder / "northanger.txt").write_text(text[start:start + 40_000], encoding="utf-8")
+    # Enough text that the plan never shrinks the batch (it keeps >= 16 steps per epoch).
+    (folder / "northanger.txt").write_text(text[start:start + 100_000], encoding="utf-8")
     rows = []
     try:
         for index in range(args.rounds):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout,
                                QWidget)
 
@@ -12,7 +12,7 @@ from cw_desktop.core.model_registry import ModelInfo
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.dialogs.widgets import button, button_row
 from cw_desktop.workers.adapter_worker import AdapterMergeWorker
-from cw_desktop.workers.threads import start_owned
+from cw_desktop.workers.threads import start_owned, stop_worker
 
 MERGE_STOP_WAIT_MS = 60_000
 
@@ -46,10 +46,9 @@ class MergeAdaptersDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addLayout(button_row([], [self.merge_button, button("Close", self.reject)]))
-        self.worker = AdapterMergeWorker(paths)
-        self.thread = start_owned(self.worker, "cw-adapter-merge", self, MERGE_STOP_WAIT_MS)
-        self.worker.finished.connect(self._finished)
-        self.worker.failed.connect(lambda _name, message: self._failed(message))
+        self.paths = paths
+        self.worker: AdapterMergeWorker | None = None
+        self.thread: QThread | None = None
 
     def problem(self) -> str:
         first, second = self.first.currentData(), self.second.currentData()
@@ -68,14 +67,25 @@ class MergeAdaptersDialog(QDialog):
             return
         self.merge_button.setEnabled(False)
         self.status.setText("Merging (loading the base model)…")
+        # A thread per merge, stopped when it answers: none is left running when the dialog goes.
+        self.worker = AdapterMergeWorker(self.paths)
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(lambda _name, message: self._failed(message))
+        self.thread = start_owned(self.worker, "cw-adapter-merge", self, MERGE_STOP_WAIT_MS)
         self.worker.merge([self.first.currentData(), self.second.currentData()],
                           [self.first_weight.value(), self.second_weight.value()], self.name.text().strip())
 
+    def _stop(self) -> None:
+        if self.worker is not None and self.thread is not None:
+            stop_worker(self.worker, self.thread, MERGE_STOP_WAIT_MS)
+
     def _finished(self, folder: str) -> None:
+        self._stop()
         self.status.setText(f"Saved {folder}")
         self.merge_button.setEnabled(True)
         self.merged.emit(folder)
 
     def _failed(self, message: str) -> None:
+        self._stop()
         self.status.setText(f"Could not merge: {message}")
         self.merge_button.setEnabled(True)

@@ -4,7 +4,8 @@ Framed as the start of a document ("The Lighthouse\\n\\n"), the bundled instruct
 paragraph of prose whatever the form. When the model has a chat template, "Write a piece" asks
 for the form in the model's own instruction format instead; the writer still sees only the title
 and the piece (the request goes in front of the draft, like Memory). A model without a template
-(a plain base or fine-tune of one) keeps the document framing of `form_prompt`.
+(a plain base or fine-tune of one) keeps the document framing of `form_prompt`. Either way,
+decoding shapes the piece into lines or turns (ml/form_shaping.py).
 
 The form checks are the ones bench/forms.py counts.
 """
@@ -23,13 +24,11 @@ INSTRUCTIONS = {
     "story": "Write a short story{about}, in paragraphs of prose. Reply with the story only.",
 }
 
-# One exchange showing the shape before the real request (a one-shot example): told "four short
-# lines" alone, the bundled model numbers its lines or writes commentary; shown a poem, it writes
-# one. The examples are the project's own, on purpose unlike any title a writer would give.
+# One exchange showing the shape before the real request (a one-shot example). Told "each speech is
+# its own paragraph" alone, the bundled model writes monologue or chat logs; shown a scene, its
+# speakers take turns (bench/forms.py). A poem gets no example: its shape comes from decoding
+# (ml/form_shaping.py), and shown a poem the model copied its lines (1 of 8 titles).
 EXAMPLES = {
-    "poem": ("Rain on the Slates", "Rain on the slates at dawn,\nthe gutters talk all night;\nthe chimney breathes "
-             "its smoke\ninto the thinning light.\n\nI count the drops like coins\nsomeone forgot to spend,\n"
-             "and every one runs down\nto find the river's end."),
     "dialogue": ("The Borrowed Coat", "“You kept my coat all winter,” said Ruth.\n\n“You never asked for it back,” "
                  "said Daniel.\n\n“I am asking now.”\n\n“Then you shall have it, though the sleeves are longer "
                  "than they were.”\n\n“Give it here,” she said, laughing in spite of herself."),

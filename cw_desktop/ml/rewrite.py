@@ -1,9 +1,9 @@
 """Rewrite a selected passage: Rewrite / Expand / Shorten / Describe / a custom instruction.
 
-An instruct model (the bundled SmolLM2-135M-Instruct) is asked in its own chat format, with a
-little of the story around the passage so names, tense and voice carry over. A model without a
-chat template (a base model or a fine-tune of one) cannot follow instructions; it gets a plain
-document framing it can continue ("Original: …\\nRewritten (shorter): ").
+An instruct model (the bundled SmolLM2-135M-Instruct) is asked in its own chat format (the
+story around the passage can go in too: SURROUNDING_CONTEXT says why it does not by default).
+A model without a chat template (a base model or a fine-tune of one) cannot follow instructions;
+it gets a plain document framing it can continue ("Original: …\\nRewritten (shorter): ").
 
 Chat models wrap their answer in chat manners ("Sure! Here is the rewritten passage:", the whole
 answer in quotation marks, "I hope this helps!"). The suggestion engine's junk filter would cut
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from cw_desktop.core.generation_settings import GenerationSettings
@@ -146,11 +146,10 @@ def plan_prompt(tokenizer: Any, request: RewriteRequest, window: int) -> Rewrite
         text = chat if chat is not None else plain_prompt(request)
         room = window - count(text) - 2  # the document-start token, and one to spare
         if room >= min(wanted, MIN_ANSWER_TOKENS):
-            # One paragraph in, one out, where the answer should not grow: the bundled model, done
-            # with a shortened paragraph, went on with a new one of its own. Expand and Describe may
-            # add paragraphs; a chat model ends its turn itself, a base model only at the paragraph.
-            # The engine's stop rule sees the raw answer, whose chat lead-in may be a line of its
-            # own: for a chat model the paragraph is cut after cleaning (clean_rewrite) instead.
+            # One paragraph in, one out for Rewrite and Shorten: the bundled model, done with a
+            # shortened paragraph, went on with one of its own (Expand and Describe may add some).
+            # A base model always stops at the paragraph, through the engine's stop rule; a chat
+            # answer's lead-in may be a line of its own, so clean_rewrite cuts it after cleaning.
             one_paragraph = single_paragraph and (chat is None or request.action in ("rewrite", "shorten"))
             stop = "paragraph" if one_paragraph and chat is None else "none"
             return RewritePrompt(text=text, chat=chat is not None, max_new_tokens=min(wanted, room), stop=stop,
@@ -160,9 +159,8 @@ def plan_prompt(tokenizer: Any, request: RewriteRequest, window: int) -> Rewrite
 
 
 def rewrite_settings(request: RewriteRequest, prompt: RewritePrompt) -> GenerationSettings:
-    return GenerationSettings(**{**SETTINGS.__dict__, "max_new_tokens": prompt.max_new_tokens,
-                                 "stop": prompt.stop, "seed": request.seed,
-                                 "banned_phrases": list(request.banned_phrases)}).validated()
+    return replace(SETTINGS, max_new_tokens=prompt.max_new_tokens, stop=prompt.stop, seed=request.seed,
+                   banned_phrases=list(request.banned_phrases)).validated()
 
 
 # -- cleaning the answer -----------------------------------------------------------------------------

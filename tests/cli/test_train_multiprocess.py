@@ -88,19 +88,25 @@ def test_two_processes_train_like_one_with_the_same_effective_batch_and_resume(
     args = ["--data", str(data), "train", str(manuscripts), "--base", str(no_dropout_model), "--output",
             str(tmp_path / "double"), *COMMON, "--batch-size", "2", "--json-progress"]
     # Stopped by SIGTERM (as a Ctrl-C or a scheduler's kill reaches the whole process group).
-    first = subprocess.Popen(launch(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=env(tmp_path), start_new_session=True)
+    errors = tmp_path / "first.err"  # a file, not a pipe nobody reads while the run goes on
+    with errors.open("w") as stderr_file:
+        first = subprocess.Popen(launch(*args), stdout=subprocess.PIPE, stderr=stderr_file, text=True,
+                                 env=env(tmp_path), start_new_session=True)
     assert first.stdout is not None
     events = []
-    for line in first.stdout:
-        if line.startswith("{"):
-            events.append(json.loads(line))
-            if events[-1]["event"] == "step":
-                os.killpg(first.pid, signal.SIGTERM)
-                break
-    events += protocol(first.stdout.read())
-    first.wait(timeout=120)
-    stderr = first.stderr.read() if first.stderr else ""
+    try:
+        for line in first.stdout:
+            if line.startswith("{"):
+                events.append(json.loads(line))
+                if events[-1]["event"] == "step":
+                    os.killpg(first.pid, signal.SIGTERM)
+                    break
+        events += protocol(first.stdout.read())
+        first.wait(timeout=120)
+    finally:
+        if first.poll() is None:  # the test failed mid-way: leave no training processes behind
+            os.killpg(first.pid, signal.SIGKILL)
+    stderr = errors.read_text()
     plan = next(e for e in events if e["event"] == "plan")
     assert plan["processes"] == 2 and plan["hyperparameters"]["batch_size"] == 2
     cancelled = events[-1]

@@ -24,7 +24,7 @@ def test_adapters_are_listed_under_their_base_and_can_be_merged(qtbot, app_paths
         train_lora_adapter(tiny_model_dir, app_paths.models_dir / name, paragraphs(author, 20, seed=3), steps=4,
                            base_spec=str(base))
     dialog = ModelManagerDialog(app_paths, Settings(), None)
-    qtbot.addWidget(dialog)
+    qtbot.addWidget(dialog, before_close_func=lambda d: d.reject())  # reject() stops its export thread
     names = [dialog.table.item(row, COLUMNS.index("Name")).text() for row in range(dialog.table.rowCount())]
     at = names.index("My base")
     assert sorted(names[at + 1:at + 3]) == ["    ↳ adapter: voice-a", "    ↳ adapter: voice-b"]

@@ -135,3 +135,16 @@ def test_project_storage_takes_over_and_gives_back(qtbot, window) -> None:
     qtbot.waitUntil(lambda: bool(saved), timeout=5_000)  # written once the typing pauses
     window.story.use_storage(None)
     assert window.story.current() is loose and window.generation_panel.memory.toPlainText() == ""
+
+
+def test_a_crashed_session_gives_back_the_lorebook_and_note(qtbot, qasync_loop, app_paths) -> None:
+    from cw_desktop.core.documents import RecoveryEntry, RecoveryStore
+
+    story = StoryContext(authors_note="[Tone: wry]", lorebook=[LoreEntry("Mara", ["Mara"], "Mara: fifty, blunt.")])
+    RecoveryStore(app_paths.recovery_dir).write(RecoveryEntry(
+        doc_id=RecoveryEntry.new_id(), title="Untitled", text="Mara waited.", story=story.to_dict()))
+    window = make_window(qtbot, app_paths)
+    (tab,) = window.documents.restore_from_crash(is_alive=lambda pid: False)
+    assert tab.text() == "Mara waited." and tab.story == story
+    assert window.story.current() is tab.story
+    assert window.generation_panel.story_fields.note.text() == "[Tone: wry]"

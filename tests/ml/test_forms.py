@@ -40,3 +40,21 @@ def test_a_chat_framed_piece_starts_from_the_plain_title() -> None:
 
     assert form_prompt("dialogue", "The Lighthouse")[0].endswith("“")  # document framing opens a speech
     assert form_prompt("dialogue", "The Lighthouse", chat=True)[0] == "The Lighthouse\n\n"
+
+
+def test_the_checks_want_enough_lines_and_a_change_of_speaker() -> None:
+    assert not looks_like_poem("At dusk the lamp is lit,\nAnd all the sea grows still;\nThe keeper climbs the stair.")
+    assert not looks_like_poem("A line\n" * 3 + "x" * 90 + "\n" + "y" * 90)  # long lines are prose
+    assert not looks_like_dialogue("MARGARET: You are late again.\nMARGARET: And I have waited.")
+    assert not looks_like_dialogue("“You are late.”\n\n“The coach was slow.”")  # one reply is not a scene
+
+
+def test_a_dialogue_request_shows_a_scene_first_and_a_poem_request_does_not() -> None:
+    dialogue = chat_preamble(_ChatTokenizer(), "dialogue", "Harbour Lights")
+    poem = chat_preamble(_ChatTokenizer(), "poem", "Harbour Lights")
+    assert dialogue is not None and poem is not None
+    # The example exchange comes before the writer's request, which is the last thing the model reads.
+    assert dialogue.index("said Ruth") < dialogue.index("Harbour Lights")
+    assert dialogue.endswith('titled "Harbour Lights". Each speech is its own paragraph in quotation marks, as in a '
+                             "novel, and the speakers take turns. Reply with the dialogue only.<|assistant|>\n")
+    assert "Ruth" not in poem
