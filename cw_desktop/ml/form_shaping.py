@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 SOFT_LINE = 36  # characters of a poem's line after which a line break grows likelier
-LINE_BIAS_PER_CHAR = 0.15  # logit added to a line break per character past SOFT_LINE (70 chars: +5.1)
+LINE_BIAS_PER_CHAR = 0.2  # logit added to a line break per character past SOFT_LINE (70 chars: +6.8)
 STANZA_LINES = 4  # lines after which a blank line (a new stanza) grows likelier
 STANZA_BIAS_PER_LINE = 1.0
 STANZAS = 3  # a poem ends after this many stanzas
@@ -57,12 +57,9 @@ class TokenClasses:
         # Only whitespace, with at least one line break: "\n", "\n\n", " \n"...
         self.breaks = [i for i, t in enumerate(texts) if "\n" in t and not t.strip() and i not in special]
         self.double_breaks = [i for i in self.breaks if texts[i].count("\n") >= 2]
-        self.single_breaks = [i for i in self.breaks if texts[i].count("\n") == 1]
         # What opens a list item rather than a line of verse: "1.", "2", "-", "*", "#", "•".
         self.list_markers = [i for i, t in enumerate(texts)
                              if t.strip() and (t.lstrip()[0].isdigit() or t.lstrip()[0] in "-*#•")]
-        # A word with its leading space (" Spring"): at the start of a line, an indent the poem does not need.
-        self.space_led = [i for i, t in enumerate(texts) if t[:1] in (" ", "\t") and t.strip()]
         # An opening quotation mark alone or before a word: '“', '"', '“The'; not code like '",'.
         self.speech_openers = [i for i, t in enumerate(texts)
                                if t.startswith(OPENING_QUOTES) and (len(t) == 1 or t[1].isalpha())]
@@ -101,6 +98,16 @@ def poem_state(piece: str) -> tuple[int, int, int]:
 def speeches(piece: str) -> int:
     """Paragraphs of `piece` that open with a quotation mark."""
     return sum(1 for line in piece.split("\n") if line.lstrip().startswith(OPENING_QUOTES))
+
+
+def unfinished(form: str, piece: str) -> bool:
+    """Whether a piece that ended early (the junk filter stops at a switch of script, a run of
+    digits...) is too short to be its form: worth writing again rather than showing."""
+    if form == "poem":
+        return sum(1 for line in piece.split("\n") if line.strip()) < MIN_LINES
+    if form == "dialogue":
+        return speeches(piece) < MIN_TURNS
+    return False
 
 
 class FormShaper:
@@ -149,23 +156,25 @@ class FormShaper:
         assert classes is not None
         line_length, stanza_lines, stanzas = poem_state(piece)
         at_line_start = piece.endswith("\n") or not piece.strip()
-        if stanzas >= STANZAS and at_line_start:
+        enough_lines = sum(1 for line in piece.split("\n") if line.strip()) >= MIN_LINES
+        if stanzas >= STANZAS and at_line_start and enough_lines:
             self._end(bias)
             return
-        if sum(1 for line in piece.split("\n") if line.strip()) < MIN_LINES:
+        if not enough_lines:
             bias[self.end_ids] = float("-inf")
         breaks = self._breaks(bias)
         if at_line_start:
             # Asked for a poem, the model often numbers its lines ("1. In twilight..."): verse has no list numbers.
             bias[[i for i in classes.list_markers if i < bias.shape[0]]] = float("-inf")
-            bias[[i for i in classes.space_led if i < bias.shape[0]]] -= 4.0
             blank_line_done = not piece.strip() or bool(re.search(r"\n[ \t]*\n$", piece))
             if blank_line_done:  # no runs of blank lines, no blank opening
                 bias[breaks] = float("-inf")
             elif stanza_lines >= STANZA_LINES:
                 bias[breaks] += STANZA_BIAS_PER_LINE * (stanza_lines - STANZA_LINES + 1)
-            else:  # a line just ended: a blank line here would make a stanza of a line or two
-                bias[[i for i in classes.double_breaks if i < bias.shape[0]]] -= 2.0
+            elif stanza_lines < 2:  # a blank line here would make a stanza of one line
+                bias[breaks] -= 4.0
+            else:  # ...or of two or three: possible, less likely
+                bias[breaks] -= 2.0
             return
         if line_length > SOFT_LINE:
             bias[breaks] += LINE_BIAS_PER_CHAR * (line_length - SOFT_LINE)

@@ -34,7 +34,7 @@ import torch
 from cw_desktop.core.generation_settings import PRESETS, GenerationSettings, preset
 from cw_desktop.core.story_context import StoryContext
 from cw_desktop.ml import forms, junk
-from cw_desktop.ml.form_shaping import FormShaper
+from cw_desktop.ml.form_shaping import FormShaper, unfinished
 from cw_desktop.ml.loading import LoadedModel
 from cw_desktop.ml.decoding import REPETITION_WINDOW, decode_rows  # noqa: F401  (re-exported)
 from cw_desktop.ml.kv_cache import PrefillCancelled, crop_cache, decoder_layers, new_cache, remove_hooks
@@ -48,6 +48,8 @@ from cw_desktop.ml.suggestion import Suggestion
 TokenCallback = Callable[[int, str], None]  # (alternative index, text of that alternative so far)
 StopCheck = Callable[[], bool]
 
+# "Write a piece" tries again (another seed) this often when junk ended a poem or dialogue too early.
+WRITE_RETRIES = 2
 # Prefill in chunks so a cancel lands within one chunk even on a long draft; the cache keeps what
 # was computed, so the next request does not redo it.
 PREFILL_CHUNK = 256
@@ -369,7 +371,15 @@ class Generator:
         memory = request if request is not None else memory
         self.form_shaper = FormShaper(form, self.tokenizer, self._end_ids, prompt) if form else None
         try:
-            return self._write_windows(prompt, settings, memory, on_token, should_stop)
+            result = self._write_windows(prompt, settings, memory, on_token, should_stop)
+            for attempt in range(1, WRITE_RETRIES + 1):  # junk at the start ended it: write it again
+                shaper = self.form_shaper
+                if not (shaper and result.finish_reason == "stop"
+                        and unfinished(shaper.form, (prompt + result.text)[len(shaper.title):])):
+                    break
+                seed = None if settings.seed is None else settings.seed + attempt
+                result = self._write_windows(prompt, replace(settings, seed=seed), memory, on_token, should_stop)
+            return result
         finally:
             self.form_shaper = None  # ghost text is never shaped
 

@@ -133,3 +133,27 @@ def test_the_fine_tune_reports_poem_sample_is_shaped_too(tiny_loaded) -> None:
     assert max(len(line) for line in ("At dusk the lamp" + story).split("\n")) > 100  # unshaped: one long line
     lines = ("At dusk the lamp" + poem).split("\n")
     assert len([line for line in lines if line.strip()]) >= 3 and max(len(line) for line in lines) < 80
+
+
+def test_a_piece_that_junk_cut_short_is_written_again(tiny_loaded, monkeypatch) -> None:
+    from cw_desktop.ml import generation
+
+    engine = Generator(tiny_loaded)
+    attempts: list[int | None] = []
+    real = engine._write_windows
+
+    def first_one_cut_short(prompt, settings, *args):  # noqa: ANN001
+        attempts.append(settings.seed)
+        result = real(prompt, settings, *args)
+        if len(attempts) == 1:  # what the junk filter leaves of a piece that opened with junk
+            result.text, result.finish_reason = "", "stop"
+        return result
+
+    monkeypatch.setattr(engine, "_write_windows", first_one_cut_short)
+    engine.filter_junk = False
+    settings = GenerationSettings(max_new_tokens=120, temperature=0.9, stop="none", seed=3)
+    piece = engine.write("Night Harbour\n\n", settings, form="poem")
+    assert attempts == [3, 4] and looks_like_poem(piece.text)
+    attempts.clear()
+    engine.write("Night Harbour\n\n", settings, form="story")  # a story is never cut short by form
+    assert len(attempts) == 1 and generation.WRITE_RETRIES >= 1
