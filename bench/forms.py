@@ -53,6 +53,10 @@ def run(quick: bool = False, seeds: int = 1, framings: tuple[str, ...] = ("chat"
         if only and form not in only:
             continue
         for framing in framings:
+            # The document framing is how a model without a chat template (a plain fine-tune) is asked:
+            # hide the bundled model's template, or write() would still send the chat request.
+            template = engine.tokenizer.chat_template
+            engine.tokenizer.chat_template = template if framing == "chat" else None
             passed = total = 0
             for index, title in enumerate(titles):
                 for seed in range(seeds):
@@ -68,6 +72,7 @@ def run(quick: bool = False, seeds: int = 1, framings: tuple[str, ...] = ("chat"
                         examples.append(f"**{form}, {framing} framing, {title!r}** "
                                         f"({'passes' if check(piece) else 'fails'}):"
                                         f"\n\n```\n{(prompt + text).strip()[:600]}\n```")
+            engine.tokenizer.chat_template = template
             rate = passed / total
             data[f"{form}/{framing}"] = rate
             rows.append([form, framing, f"{passed}/{total}", f"{rate * 100:.0f}%"])

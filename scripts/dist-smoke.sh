@@ -14,8 +14,8 @@
 #   4. the editor starts under Xvfb, loads the bundled model (the converted copy shipped in the
 #      bundle, not a first-start conversion), and after typing a few words with xdotool shows ghost
 #      text - read from the editor's status file (CW_DESKTOP_STATUS_FILE, gui/status_trace.py).
-# --cold first evicts the bundle's files from the page cache (posix_fadvise, this bundle only), so
-# the start-up times it prints are those of a first start after a reboot.
+# --cold evicts the bundle's files from the page cache (posix_fadvise, this bundle only) before the
+# first command and before the editor starts, so those start-up times are a first start's after a reboot.
 set -eu
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -61,7 +61,9 @@ clean() {
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-if [ -n "$cold" ]; then
+# Drop the bundle's files from the page cache (only them): the next start reads them from disk.
+evict() {
+    [ -n "$cold" ] || return 0
     step "evicting the bundle's files from the page cache"
     python3 - "$bundle" <<'EOF'
 import os, sys
@@ -73,7 +75,8 @@ for root, _dirs, files in os.walk(sys.argv[1]):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             os.close(fd)
 EOF
-fi
+}
+evict
 
 step "bundle $bundle ($(du -sh "$bundle" | cut -f1)), network: $network"
 started=$(now)
@@ -142,6 +145,7 @@ for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
 [ -s "$work/display" ] || fail "Xvfb did not start: $(cat "$work/xvfb.log")"
 DISPLAY=":$(cat "$work/display")"
 export DISPLAY
+evict
 printf 'The Keeper\n\nThe storm came in from the sea, and Mara climbed the stairs to the lamp.' > "$work/story.txt"
 status="$work/status.jsonl"
 launched=$(now)

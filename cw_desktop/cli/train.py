@@ -166,6 +166,12 @@ class HumanProgress:
             print(f"Saved {event['output']}\n  perplexity {report['perplexity_before']:.2f} -> "
                   f"{report['perplexity_after']:.2f} on held-out text; {report['steps']} steps "
                   f"({report['mode']}) in {report['duration_s'] / 60:.1f} min; see report.md there")
+            preferences = report.get("preferences") or {}
+            if "held_out_accuracy" in preferences:
+                accuracy = preferences["held_out_accuracy"]
+                print(f"  your choices ranked first in {accuracy['before']:.0%} -> {accuracy['after']:.0%} of "
+                      f"{preferences['held_out_pairs']} held-out pairs; "
+                      + ("kept" if preferences["adopted"] else f"NOT kept: {preferences['reason']}"))
         elif kind == "cancelled":
             self._close_bar()
             where = f"checkpoint at step {event['step']} in {event['run_dir']}" if event["checkpoint"] else "no checkpoint"

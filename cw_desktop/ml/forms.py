@@ -25,13 +25,15 @@ INSTRUCTIONS = {
 }
 
 # One exchange showing the shape before the real request (a one-shot example). Told "each speech is
-# its own paragraph" alone, the bundled model writes monologue or chat logs; shown a scene, its
-# speakers take turns (bench/forms.py). A poem gets no example: its shape comes from decoding
-# (ml/form_shaping.py), and shown a poem the model copied its lines (1 of 8 titles).
+# its own paragraph" alone, the bundled model writes monologue in quotation marks; shown a scene, its
+# speakers take turns (bench/forms.py, 8 titles: 5.0 -> 6.3 speeches per piece, attributed ones
+# 22% -> 54%). The model echoes an example's words, so this one is made of ordinary phrases: an
+# example about a borrowed coat put the coat into 3 pieces of 8. A poem gets no example: its
+# shape comes from decoding (ml/form_shaping.py), and shown one, the model copied its lines.
 EXAMPLES = {
-    "dialogue": ("The Borrowed Coat", "“You kept my coat all winter,” said Ruth.\n\n“You never asked for it back,” "
-                 "said Daniel.\n\n“I am asking now.”\n\n“Then you shall have it, though the sleeves are longer "
-                 "than they were.”\n\n“Give it here,” she said, laughing in spite of herself."),
+    "dialogue": ("Late Again", "“Are you coming?” she asked.\n\n“In a minute,” he said.\n\n“You said that an hour "
+                 "ago.”\n\n“Then I am an hour nearer to coming.”\n\n“You are impossible,” she said, and sat down "
+                 "to wait."),
 }
 
 

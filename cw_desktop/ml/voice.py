@@ -146,7 +146,7 @@ class VoiceScorer:
                     ids += self._encode(context)[-PREVIOUS_CONTEXT_TOKENS:] + self.break_ids
                 elif not ids:
                     ids = list(self.break_ids)  # no start token: the break predicts the first token
-            elif follows or self.previous_context is False:
+            elif follows or not self.previous_context:
                 ids += self.break_ids
             else:  # a gap of cached paragraphs: bring the one just before into view again
                 context = previous.get(p.index, "") if self.previous_context else ""

@@ -54,7 +54,7 @@ def test_a_dialogue_request_shows_a_scene_first_and_a_poem_request_does_not() ->
     poem = chat_preamble(_ChatTokenizer(), "poem", "Harbour Lights")
     assert dialogue is not None and poem is not None
     # The example exchange comes before the writer's request, which is the last thing the model reads.
-    assert dialogue.index("said Ruth") < dialogue.index("Harbour Lights")
+    assert dialogue.index("she asked") < dialogue.index("Harbour Lights")
     assert dialogue.endswith('titled "Harbour Lights". Each speech is its own paragraph in quotation marks, as in a '
                              "novel, and the speakers take turns. Reply with the dialogue only.<|assistant|>\n")
-    assert "Ruth" not in poem
+    assert "she asked" not in poem
