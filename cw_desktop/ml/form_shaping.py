@@ -6,12 +6,14 @@ narration. Asking better (ml/forms.py) helps only so far, so the decoding loop n
 `FormShaper.shape` is a logits hook (ml/decoding.py runs it at every step of Generator.write with a
 form; ml/evaluation.py at every step of the fine-tune report's samples). It reads the piece so far:
 
-- poem: no numbered or bulleted lines; a bias toward a line break that grows with the line past SOFT_LINE characters, so a line
-  ends at a pause the model itself finds likely rather than at a hard cut; a bias toward a blank
-  line once a stanza has STANZA_LINES lines; no runs of blank lines; the end after STANZAS stanzas.
+- poem: no numbered or bulleted lines; a bias toward a line break that grows with the line past
+  SOFT_LINE characters, so a line ends at a pause the model itself finds likely rather than at a
+  hard cut; a blank line favoured once a stanza has STANZA_LINES lines and discouraged after one;
+  no runs of blank lines; the end after STANZAS stanzas (never before MIN_LINES lines).
 - dialogue: every paragraph opens with a speech (an opening quotation mark, as in a novel: a new
   paragraph is a new speaker); once a speech has closed and its sentence ended, a bias toward a new
   paragraph that grows with the paragraph; the end after TURNS turns.
+- Generator.write writes a poem or dialogue again when junk cut it short (`unfinished`).
 
 Biases rather than rules where the writing is concerned: the model still picks the words and most
 line ends. Stories are not shaped.
@@ -179,7 +181,8 @@ class FormShaper:
         if line_length > SOFT_LINE:
             bias[breaks] += LINE_BIAS_PER_CHAR * (line_length - SOFT_LINE)
             # A line ends with one line break; a stanza break comes on its own after the line.
-            bias[[i for i in classes.double_breaks if i < bias.shape[0]]] -= 1.0 if stanza_lines + 1 >= STANZA_LINES else 3.0
+            stanza_ends = stanza_lines + 1 >= STANZA_LINES
+            bias[[i for i in classes.double_breaks if i < bias.shape[0]]] -= 1.0 if stanza_ends else 3.0
 
     def _dialogue(self, bias: torch.Tensor, piece: str) -> None:
         classes = self.classes
