@@ -61,8 +61,7 @@ def main() -> None:
     timed = pf.PreferenceSettings(max_steps=args.steps, epochs=100.0)
     run = pf.train_preferences(model, train, timed, pad)
     after = pf.pairwise(model, held, pad)
-    # train_preferences' time includes the one reference pass over all training pairs (inference).
-    reference_s = len(train) / (len(held) / eval_s)
+    reference_s = run.reference_seconds  # the one reference pass over all training pairs (inference)
     step_s = max(1e-6, (run.seconds - reference_s) / run.steps)
     default_steps = min(settings.max_steps, -(-int(settings.epochs * len(train)) // settings.batch_pairs))
     total_s = prepare_s + 2 * eval_s + reference_s + default_steps * step_s

@@ -152,8 +152,9 @@ class PreferenceTraining:
     status: str  # "done" | "cancelled"
     steps: int
     seconds: float
-    pairs_per_s: float
+    pairs_per_s: float  # training pairs per second of optimisation (the reference pass not counted)
     losses: list[float]
+    reference_seconds: float = 0.0
 
 
 def train_preferences(model: Any, pairs: Sequence[EncodedPair], settings: PreferenceSettings, pad_id: int, *,
@@ -174,6 +175,7 @@ def train_preferences(model: Any, pairs: Sequence[EncodedPair], settings: Prefer
         reference = [pair_logps(model, pairs[i:i + 8], pad_id) for i in range(0, len(pairs), 8)]
     reference_chosen = torch.cat([c for c, _ in reference])
     reference_rejected = torch.cat([r for _, r in reference])
+    reference_seconds = time.perf_counter() - started
     optimizer = make_optimizer(model, Hyperparameters(lr=settings.lr, weight_decay=0.0))
     generator = torch.Generator().manual_seed(settings.seed)
     order: list[int] = []
@@ -183,7 +185,7 @@ def train_preferences(model: Any, pairs: Sequence[EncodedPair], settings: Prefer
     report_every = max(1, steps // 10)
     for step in range(steps):
         if stop():
-            return PreferenceTraining("cancelled", step, time.perf_counter() - started, 0.0, losses)
+            return PreferenceTraining("cancelled", step, time.perf_counter() - started, 0.0, losses, reference_seconds)
         if len(order) < batch:
             order += torch.randperm(len(pairs), generator=generator).tolist()
         chosen_rows, order = order[:batch], order[batch:]
@@ -206,7 +208,8 @@ def train_preferences(model: Any, pairs: Sequence[EncodedPair], settings: Prefer
                              f"reward margin {float(margins.mean()):+.3f}"})
     model.eval()
     seconds = time.perf_counter() - started
-    return PreferenceTraining("done", steps, seconds, steps * batch / max(1e-6, seconds), losses)
+    return PreferenceTraining("done", steps, seconds, steps * batch / max(1e-6, seconds - reference_seconds), losses,
+                              reference_seconds)
 
 
 def preference_step(model: Any, loaded: Any, eval_ids: torch.Tensor, block_size: int, eval_texts: Sequence[str],
