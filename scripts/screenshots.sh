@@ -11,3 +11,5 @@ for theme in light dark; do
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/take_screenshots.py \
         --cache "$cache" --theme "$theme"
 done
+# Project dock, lorebook, retry history, rewrite preview, banned phrases (one run of the app).
+xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots/take_cowriting_screenshots.py --cache "$cache"

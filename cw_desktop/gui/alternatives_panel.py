@@ -26,8 +26,8 @@ class AlternativeCard(QFrame):
         self.setToolTip("Click to insert this continuation")
         number = QLabel(f"{index + 1}" + (f" · {note}" if note else ""))
         number.setProperty("muted", True)
-        # "…" marks that the text follows on from the writer's own; line breaks shown as ⏎.
-        body = QLabel("…" + text.rstrip().replace("\n", " ⏎ "))
+        body = QLabel(_shown(text))
+        self.body = body
         body.setWordWrap(True)
         body.setTextFormat(Qt.TextFormat.PlainText)
         layout = QVBoxLayout(self)
@@ -44,6 +44,15 @@ class AlternativeCard(QFrame):
             marker.setWordWrap(True)
             layout.addWidget(marker)
             self.setToolTip(f"This continuation {copies} word for word. Click to insert it anyway")
+
+    def set_text(self, text: str, current: bool) -> None:
+        """A streaming alternative grew: change the words, keep the widget."""
+        self.body.setText(_shown(text))
+        self.text = self.body.text()
+        if self.property("current") != current:
+            self.setProperty("current", current)
+            self.style().unpolish(self)
+            self.style().polish(self)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
@@ -86,6 +95,14 @@ class AlternativesPanel(QWidget):
         layout.addWidget(scroll, 1)
 
     def show_alternatives(self, texts: list[str], current: int, copies: list[str | None] | None = None) -> None:
+        shown = [(index, text, copies[index] if copies and index < len(copies) else None)
+                 for index, text in enumerate(texts) if text.strip()]
+        if [(card.index, card.copies) for card in self.cards] == [(index, copied) for index, _, copied in shown]:
+            # While alternatives stream, this runs once per token: building new cards each time
+            # (~1 ms each plus a relayout) stalled the window for 100-200 ms over a long suggestion.
+            for card, (index, text, _copied) in zip(self.cards, shown):
+                card.set_text(text, index == current)
+            return
         for card in self.cards:
             card.deleteLater()
         self.cards = []
@@ -118,3 +135,8 @@ class AlternativesPanel(QWidget):
 
     def card_texts(self) -> list[str]:
         return [card.text for card in self.cards]
+
+
+def _shown(text: str) -> str:
+    # "…" marks that the text follows on from the writer's own; line breaks shown as ⏎.
+    return "…" + text.rstrip().replace("\n", " ⏎ ")

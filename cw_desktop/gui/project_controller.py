@@ -108,6 +108,10 @@ class ProjectController(QObject):
             self.new_chapter(name="Chapter 1")
 
     def open_project(self, folder: Path, create: bool = False) -> Project | None:
+        if self.story_controller is not None:
+            # A story edit still waiting to be written must reach the file before it is read again
+            # (reopening the same project would otherwise load the older story and later save over it).
+            self.story_controller.flush()
         try:
             project = Project.open(folder, create=create)
         except ProjectError as exc:

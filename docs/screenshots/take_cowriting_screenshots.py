@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import threading
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -115,9 +117,17 @@ def main() -> int:
     window.controller.options = lambda: replace(options(), seed=args.seed)
     window.rewriting.seed = args.seed
     saved: list[str] = []
+    finished = asyncio.Event()  # app.quit() does not end qasync's run_until_complete here: this does
+
+    def finish() -> None:
+        watchdog = threading.Timer(60, leave_anyway)
+        watchdog.daemon = True
+        watchdog.start()
+        finished.set()
     failures: list[str] = []
 
     # -- the project and its story -----------------------------------------------------------------
+    window.start("bundled")  # the model loads in the background meanwhile (and no project to reopen yet)
     window.projects.open_project(folder)
     tab = window.projects.open_chapter(CHAPTER)
     editor = tab.editor
@@ -125,6 +135,7 @@ def main() -> int:
     panel, fields = window.generation_panel, window.generation_panel.story_fields
     panel.memory.setPlainText(MEMORY)
     fields.note.setText(NOTE)
+    fields.note.setCursorPosition(0)  # the note reads from its start, as after clicking elsewhere
     window.story.set_lorebook(LOREBOOK)
     panel.banned.setPlainText("\n".join(BANNED))
 
@@ -141,7 +152,7 @@ def main() -> int:
     def fail(message: str) -> None:
         failures.append(message)
         print(f"FAILED: {message}", file=sys.stderr, flush=True)
-        app.quit()
+        finish()
 
     class Step:
         """Wait for `signal` until `accept(*args)` says yes, then run `then` after a short settle."""
@@ -199,9 +210,22 @@ def main() -> int:
              lambda: QTimer.singleShot(0, shoot_history), settle_ms=900)
 
     def shoot_history() -> None:
-        print(f"history cards: {window.alternatives_panel.card_texts()}", flush=True)
-        save("retry-history.png", window.grab())
-        rewrite()
+        print(f"alternatives now: {window.alternatives_panel.card_texts()}; history: "
+              f"{[card.text for card in window.alternatives_panel.history_cards]}", flush=True)
+        # The history sits below the new alternatives, and the Generation panel below them cannot
+        # shrink (it does not scroll): the writer closes it to see the whole history, and so do we.
+        docks = (window.generation_dock, window.creative_dock)  # one tabbed area: both go
+        for dock in docks:
+            dock.hide()
+
+        def shoot_and_restore() -> None:
+            save("retry-history.png", window.grab())
+            for dock in docks:
+                dock.show()
+            window.generation_dock.raise_()
+            rewrite()
+
+        QTimer.singleShot(500, shoot_and_restore)
 
     # 4. Select the fog-bell paragraph and ask for a shorter version.
     def rewrite() -> None:
@@ -220,8 +244,19 @@ def main() -> int:
         Step("rewrite", window.generation.rewrite_finished,
              lambda request, _result: request == window.rewriting.pending.request_id, shoot_rewrite, settle_ms=700)
 
+    rewrite_tries = [0]
+
     def shoot_rewrite() -> None:
         dialog = window.rewriting.dialog
+        if not dialog.rewritten.strip() and rewrite_tries[0] < 3:
+            # The small model sometimes answers a rewrite with nothing: ask again, as the writer would.
+            rewrite_tries[0] += 1
+            print(f"rewrite: {dialog.status.text()!r}; retrying", flush=True)
+            window.rewriting.retry()
+            Step("rewrite retry", window.generation.rewrite_finished,
+                 lambda request, _result: request == window.rewriting.pending.request_id, shoot_rewrite,
+                 settle_ms=700)
+            return
         print(f"rewrite: {dialog.status.text()!r}", flush=True)
         frame = window.frameGeometry()
         save("rewrite-preview.png", screen_area(frame.x(), frame.y(), frame.width(), frame.height()))
@@ -231,24 +266,25 @@ def main() -> int:
     # 5. The Generation panel: DRY and the banned phrases (the list the rewrite just honoured too).
     def shoot_generation_panel() -> None:
         window.generation_dock.raise_()
-        QTimer.singleShot(400, lambda: (save("banned-phrases.png", window.generation_dock.grab()), app.quit()))
+        QTimer.singleShot(400, lambda: (save("banned-phrases.png", window.generation_dock.grab()), finish()))
 
     window.model_ready.connect(type_sentence)
     window.model_failed.connect(lambda spec, message: fail(f"{spec}: {message}"))
-    QTimer.singleShot(0, lambda: window.start("bundled"))
-    QTimer.singleShot(15 * 60_000, lambda: fail("the whole run took too long"))
+    QTimer.singleShot(10 * 60_000, lambda: fail("the whole run took too long"))
+
+    def outcome() -> int:
+        print(f"saved {len(saved)} of 5: {', '.join(saved)}", flush=True)
+        return 0 if len(saved) == 5 and not failures else 1
+
+    def leave_anyway() -> None:
+        # Leaving must not hang a screenshot run (the event loop or the model's process may linger).
+        print("shutdown took too long: leaving", flush=True)
+        os._exit(outcome())
+
     with loop:
-        loop.run_until_complete(_until_quit(app))
-    window.story.flush()
+        loop.run_until_complete(finished.wait())
     window.shutdown()
-    print(f"saved {len(saved)} of 5: {', '.join(saved)}", flush=True)
-    return 0 if len(saved) == 5 and not failures else 1
-
-
-async def _until_quit(app: QApplication) -> None:
-    done = asyncio.Event()
-    app.aboutToQuit.connect(done.set)
-    await done.wait()
+    return outcome()
 
 
 if __name__ == "__main__":

@@ -216,6 +216,17 @@ def test_a_story_edit_still_pending_when_the_project_closes_is_saved_in_it(win, 
     assert Project.open(novel).load_story().memory == "Written just before closing."
 
 
+def test_reopening_the_open_project_keeps_a_story_edit_still_pending(win, novel: Path) -> None:
+    win.projects.open_project(novel)
+    win.projects.open_chapter("01 Arrival.md")
+    win.story.set_memory("Typed just before reopening.")  # the save timer has not fired yet
+    win.projects.open_project(novel)  # e.g. File ▸ Recent projects, or reopen_last at start
+    assert win.story.current().memory == "Typed just before reopening."
+    assert win.generation_panel.memory.toPlainText() == "Typed just before reopening."
+    win.story.flush()
+    assert Project.open(novel).load_story().memory == "Typed just before reopening."
+
+
 def test_the_project_open_at_exit_opens_again_at_the_next_start(win, novel: Path, qtbot, app_paths) -> None:
     win.projects.open_project(novel)
     settings = win.settings

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
-import pytest
 from PySide6.QtCore import QThread
 
 from cw_desktop.core.generation_settings import preset
@@ -14,19 +12,6 @@ from cw_desktop.workers.threads import start_in_thread, stop_thread
 from signal_relay import relay
 
 LONG = preset("prose", max_new_tokens=200, stop="none", alternatives=1, seed=1)
-
-
-@pytest.fixture
-def worker(qtbot, tiny_loaded) -> Iterator[GenerationWorker]:
-    worker = GenerationWorker()
-    thread = start_in_thread(worker, "test-generation")
-    try:
-        with qtbot.waitSignal(relay(worker.model_installed).fired, timeout=20_000) as installed:
-            worker.install(tiny_loaded)
-        assert installed.args[0][0]["folder"] == str(tiny_loaded.folder)
-        yield worker
-    finally:
-        assert stop_thread(thread)
 
 
 def test_suggestions_stream_then_arrive_with_alternatives(qtbot, worker: GenerationWorker) -> None:

@@ -5,7 +5,6 @@ writer nothing but a reload."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
-import pytest
 
 from cw_desktop.core.rewrite_request import RewriteRequest
 from cw_desktop.workers.generation_worker import GenerationWorker
-from cw_desktop.workers.threads import start_in_thread, stop_thread
 from signal_relay import relay
 
 PASSAGE = "The rain fell on the old roof all night."
-
-
-@pytest.fixture
-def worker(qtbot, tiny_loaded) -> Iterator[GenerationWorker]:
-    worker = GenerationWorker()
-    thread = start_in_thread(worker, "test-rewrite")
-    try:
-        with qtbot.waitSignal(relay(worker.model_installed).fired, timeout=20_000):
-            worker.install(tiny_loaded)
-        yield worker
-    finally:
-        assert stop_thread(thread)
 
 
 def test_rewrite_streams_then_finishes(qtbot, worker: GenerationWorker) -> None:

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
-import pytest
 
 from cw_desktop.core.generation_settings import preset
 from cw_desktop.core.story_context import LoreEntry, StoryContext
 from cw_desktop.workers.generation_worker import GenerationWorker
-from cw_desktop.workers.threads import start_in_thread, stop_thread
 from signal_relay import relay
-
-
-@pytest.fixture
-def worker(qtbot, tiny_loaded) -> Iterator[GenerationWorker]:
-    worker = GenerationWorker()
-    thread = start_in_thread(worker, "test-story-generation")
-    try:
-        with qtbot.waitSignal(relay(worker.model_installed).fired, timeout=20_000):
-            worker.install(tiny_loaded)
-        yield worker
-    finally:
-        assert stop_thread(thread)
 
 
 def test_budget_and_suggestion_use_the_story_as_it_was_submitted(qtbot, worker: GenerationWorker) -> None:
