@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QFont
-from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QTabWidget,
+from PySide6.QtWidgets import (QApplication, QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from cw_desktop import APP_NAME
@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         self.generation_panel = GenerationPanel(self.settings.suggestions)
         self.creative_panel = CreativePanel()
         self.alternatives_dock = self._dock("Alternatives", self.alternatives_panel, "alternativesDock")
-        self.generation_dock = self._dock("Generation", self.generation_panel, "generationDock")
+        self.generation_dock = self._dock("Generation", self.generation_panel, "generationDock", scrolling=True)
         self.creative_dock = self._dock("Write a piece", self.creative_panel, "creativeDock")
         self.tabifyDockWidget(self.generation_dock, self.creative_dock)
         self.generation_dock.raise_()
@@ -123,9 +123,18 @@ class MainWindow(QMainWindow):
                                           self.tabs.tabBar(), lambda: [t.editor for t in self.document_tabs()],
                                           lambda: self.settings.editor.line_width_chars)
 
-    def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, name: str, scrolling: bool = False) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
+        if scrolling:
+            # A tall panel (Generation: presets, DRY, Memory, banned phrases, note, gauge) in a scroll
+            # area can shrink, leaving room for the alternatives and their history on a small screen.
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setWidget(widget)
+            widget = scroll
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable |
                          QDockWidget.DockWidgetFeature.DockWidgetMovable)

@@ -99,6 +99,7 @@ class ProjectPanel(QWidget):
         layout.addWidget(self.find_edit)
         layout.addWidget(self.results_label)
         layout.addWidget(self.results, 2)
+        self.results.hide()  # an empty box under the tree until a search finds something
         self._showing_target = False
         self.show_project(None, [])
 
@@ -143,6 +144,7 @@ class ProjectPanel(QWidget):
             self.total.clear()
             self.session.clear()
             self.results.clear()
+            self.results.hide()
             self.results_label.clear()
 
     def show_counts(self, counts: dict[str, int | None], total: int) -> None:
@@ -165,6 +167,7 @@ class ProjectPanel(QWidget):
             item.setData(PATH_ROLE, index)
             item.setToolTip(f"{match.chapter}, line {match.line}: {match.snippet}")
             self.results.addItem(item)
+        self.results.setVisible(bool(matches))
         chapters = len({match.chapter for match in matches})
         more = " (the first ones)" if limited else ""
         self.results_label.setText(f"“{needle}”: {len(matches):,} found in {chapters} chapter"
