@@ -50,7 +50,7 @@ bench: setup
 screenshots: setup
 	sh scripts/screenshots.sh
 
-# The one-folder application dist/cw-desktop/ (PyInstaller, the `dist` extra): about ten minutes on
+# The one-folder application dist/cw-desktop/ (PyInstaller, the `dist` extra): 20-30 minutes on
 # two cores, so not part of `make test`. docs/installing.md has its size and start-up times.
 dist: setup
 	$(BIN)/python -m pip install --quiet -e '.[dist]'

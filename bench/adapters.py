@@ -8,7 +8,6 @@ linear layer; random weights cost and weigh what trained ones do).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -118,12 +117,7 @@ def run(quick: bool = False) -> Section:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    section = run(args.quick)
-    print(section.markdown())
-    section.save("adapters")
+    common.bench_main(__doc__, "adapters", lambda args: run(args.quick))
 
 
 if __name__ == "__main__":

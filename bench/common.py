@@ -7,6 +7,7 @@ the same run: the machine is shared and noisy, absolute numbers drift by tens of
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -129,6 +130,19 @@ class Section:
         payload = {"title": self.title, "command": self.command, "body": self.body,
                    "targets": [t.__dict__ for t in self.targets], "data": self.data}
         (OUT / f"{name}.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+
+
+def bench_main(doc: str, name: str, run: Callable[[argparse.Namespace], Section],
+               options: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+    """The `main()` of every bench script: `--quick` (and the script's own `options`), run, print the
+    section, save it as bench/out/<name>.json for run_all.py and docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    if options is not None:
+        options(parser)
+    section = run(parser.parse_args())
+    print(section.markdown())
+    section.save(name)
 
 
 def load_section(name: str) -> Section | None:

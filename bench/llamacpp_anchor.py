@@ -16,7 +16,6 @@ Skipped, with a note, when llama-cpp-python (the `fast` extra) is not installed.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import math
 import time
@@ -260,12 +259,7 @@ def _targets(section: Section, anchor: dict[str, float], ours: dict[str, float],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    section = run(args.quick)
-    print(section.markdown())
-    section.save("llamacpp_anchor")
+    common.bench_main(__doc__, "llamacpp_anchor", lambda args: run(args.quick))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ per finished suggestion, on a real writer's folder (Austen), against a one-chapt
 
 from __future__ import annotations
 
-import argparse
 import random
 import tempfile
 import time
@@ -105,12 +104,7 @@ def run(quick: bool = False) -> Section:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    section = run(args.quick)
-    print(section.markdown())
-    section.save("memorisation")
+    common.bench_main(__doc__, "memorisation", lambda args: run(args.quick))
 
 
 if __name__ == "__main__":

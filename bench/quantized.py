@@ -11,7 +11,6 @@ its perplexity means nothing, its speed does).
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
@@ -158,13 +157,9 @@ def run(quick: bool = False, models: str = "both") -> Section:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--model", choices=["bundled", "gpt2", "both"], default="both")
-    args = parser.parse_args()
-    section = run(args.quick, args.model)
-    print(section.markdown())
-    section.save("quantized")
+    common.bench_main(__doc__, "quantized", lambda args: run(args.quick, args.model),
+                      lambda parser: parser.add_argument("--model", choices=["bundled", "gpt2", "both"],
+                                                         default="both"))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Each backend the editor can use is measured (llama.cpp when installed, and torch
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from collections import Counter
@@ -168,13 +167,9 @@ def run(quick: bool = False, backends: str = "both") -> Section:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--backend", choices=["torch", "llamacpp", "both"], default="both")
-    args = parser.parse_args()
-    section = run(args.quick, args.backend)
-    print(section.markdown())
-    section.save("story_latency")
+    common.bench_main(__doc__, "story_latency", lambda args: run(args.quick, args.backend),
+                      lambda parser: parser.add_argument("--backend", choices=["torch", "llamacpp", "both"],
+                                                         default="both"))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ cw_desktop/__init__.py sets OMP_WAIT_POLICY=PASSIVE before torch is imported; th
 
 from __future__ import annotations
 
-import argparse
 
 import common
 from common import Section, median, ms, table
@@ -62,12 +61,7 @@ def run(quick: bool = False) -> Section:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    section = run(args.quick)
-    print(section.markdown())
-    section.save("threads")
+    common.bench_main(__doc__, "threads", lambda args: run(args.quick))
 
 
 if __name__ == "__main__":

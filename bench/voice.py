@@ -12,7 +12,6 @@ the whole manuscript (every other paragraph already cached).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -137,13 +136,8 @@ def run(quick: bool = False, slice_words: int | None = None) -> Section:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--slice-words", type=int)
-    args = parser.parse_args()
-    section = run(args.quick, args.slice_words)
-    print(section.markdown())
-    section.save("voice")
+    common.bench_main(__doc__, "voice", lambda args: run(args.quick, args.slice_words),
+                      lambda parser: parser.add_argument("--slice-words", type=int))
 
 
 if __name__ == "__main__":

@@ -22,3 +22,18 @@ def worker(qtbot, tiny_loaded) -> Iterator[GenerationWorker]:
         yield worker
     finally:
         assert stop_thread(thread)
+
+
+@pytest.fixture
+def remote(qtbot, app_paths):
+    """(InferenceProcess, RemoteGenerationWorker, RemoteModelLoader): the model in a child process,
+    loading on torch (the tiny models are not converted for llama.cpp)."""
+    from cw_desktop.workers.inference_process import InferenceProcess, RemoteGenerationWorker, RemoteModelLoader
+
+    process = InferenceProcess(app_paths, preload=False)
+    process.start()
+    generation = RemoteGenerationWorker(process)
+    loader = RemoteModelLoader(process, app_paths)
+    loader.backend = "torch"
+    yield process, generation, loader
+    process.stop()

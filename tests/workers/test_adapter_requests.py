@@ -14,19 +14,6 @@ GREEDY = GenerationSettings(max_new_tokens=12, temperature=0.0, repetition_penal
 DRAFT = "The storm broke over the harbour and"
 
 
-@pytest.fixture
-def remote(qtbot, app_paths):
-    from cw_desktop.workers.inference_process import InferenceProcess, RemoteGenerationWorker, RemoteModelLoader
-
-    process = InferenceProcess(app_paths, preload=False)
-    process.start()
-    generation = RemoteGenerationWorker(process)
-    loader = RemoteModelLoader(process, app_paths)
-    loader.backend = "torch"
-    yield generation, loader
-    process.stop()
-
-
 def suggest(qtbot, generation) -> str:
     with qtbot.waitSignal(generation.suggestions_ready, timeout=30_000) as ready:
         generation.submit_suggest(DRAFT, GREEDY)
@@ -41,7 +28,7 @@ def use_adapter(qtbot, generation, app_paths, folder, strength: float) -> dict:
 
 def test_the_adapter_answers_at_its_strength_and_zero_is_the_base(qtbot, remote, app_paths, tiny_model_dir,
                                                                    tmp_path) -> None:
-    generation, loader = remote
+    _process, generation, loader = remote
     adapter = train_lora_adapter(tiny_model_dir, tmp_path / "voice", paragraphs("A", 60, seed=1))
     with qtbot.waitSignal(loader.loaded, timeout=60_000) as loaded:
         loader.request_load(str(tiny_model_dir))

@@ -20,19 +20,6 @@ GREEDY = GenerationSettings(max_new_tokens=12, temperature=0.0, repetition_penal
 DRAFT = "The old house stood at the end of the lane, and"
 
 
-@pytest.fixture
-def remote(qtbot, app_paths):
-    from cw_desktop.workers.inference_process import InferenceProcess, RemoteGenerationWorker, RemoteModelLoader
-
-    process = InferenceProcess(app_paths, preload=False)
-    process.start()
-    generation = RemoteGenerationWorker(process)
-    loader = RemoteModelLoader(process, app_paths)
-    loader.backend = "torch"
-    yield process, generation, loader
-    process.stop()
-
-
 def load(qtbot, generation, loader, model_dir: Path) -> dict:
     with qtbot.waitSignal(loader.loaded, timeout=60_000) as loaded:
         loader.request_load(str(model_dir))
