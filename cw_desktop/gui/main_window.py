@@ -174,7 +174,8 @@ class MainWindow(QMainWindow):
                                                self.story.current, self)
         self.history = HistoryController(self.controller, self.alternatives_panel, self)
         self.writing = WritingController(self.generation, self.creative_panel, self.documents, self,
-                                         banned_phrases=self.generation_panel.banned_phrases)
+                                         banned_phrases=self.generation_panel.banned_phrases,
+                                         memory=lambda: self.story.current().memory)
         self.rewriting = RewriteController(self.generation, self.documents, self,  # rewrite the selection
                                            banned_phrases=self.generation_panel.banned_phrases)
         self.adapters = AdapterController(self.paths, self.generation, self)

@@ -27,12 +27,15 @@ class WritingController(QObject):
     suggestions_paused = Signal(str)  # why suggestions wait; "" when they may resume
 
     def __init__(self, generation: GenerationWorker, panel: CreativePanel, documents: DocumentsController,
-                 parent: QObject | None = None, banned_phrases: Callable[[], list[str]] | None = None) -> None:
+                 parent: QObject | None = None, banned_phrases: Callable[[], list[str]] | None = None,
+                 memory: Callable[[], str] | None = None) -> None:
         super().__init__(parent)
         self.generation = generation
         self.banned_phrases = banned_phrases or list  # the generation panel's list: pieces honour it too
         self.panel = panel
         self.documents = documents
+        # The front document's Memory: its project's when it is a chapter (gui/story_controller.py).
+        self.memory = memory or documents.current_memory
         panel.write_requested.connect(self.write_piece)
         panel.stop_requested.connect(self.stop_writing)
         documents.tab_closing.connect(self._on_tab_closing)
@@ -48,7 +51,7 @@ class WritingController(QObject):
             self.panel.set_running(False, "No model is ready yet: see the status bar.")
             return None
         # The piece shares the current document's characters and setting.
-        memory = self.documents.current_memory()
+        memory = self.memory()
         tab = self.documents.new_document(title=f"{FORMS.get(form, form)} — {title[:40]}", memory=memory)
         tab.editor.setReadOnly(True)
         tab.editor.document().setUndoRedoEnabled(False)  # the draft arrives as one piece, not 400 undo steps

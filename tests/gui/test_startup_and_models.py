@@ -95,6 +95,21 @@ def test_creative_panel_streams_a_draft_into_a_new_tab(qtbot, window) -> None:
     assert window.creative_panel.write_button.isEnabled()
 
 
+def test_a_written_piece_takes_the_memory_of_the_story_in_front(qtbot, window, tmp_path) -> None:
+    novel = tmp_path / "novel"
+    novel.mkdir()
+    (novel / "01 Lamp.md").write_text("The lamp was lit.\n", encoding="utf-8")
+    window.projects.open_project(novel)
+    window.projects.open_chapter("01 Lamp.md")
+    window.story.set_memory("Cornwall, 1890. Mara keeps the light.")  # the project's Memory
+    window.creative_panel.title.setText("The Lighthouse")
+    window.creative_panel.length.setValue(8)
+    window.creative_panel.write_button.click()
+    tab = window.current_tab()
+    qtbot.waitUntil(lambda: tab.writing_request is None, timeout=30_000)
+    assert tab.memory == "Cornwall, 1890. Mara keeps the light."
+
+
 def test_creative_draft_can_be_stopped(qtbot, window) -> None:
     window.creative_panel.length.setValue(2000)
     window.creative_panel.title.setText("A very long story")
