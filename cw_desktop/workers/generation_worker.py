@@ -260,6 +260,17 @@ class GenerationWorker(Worker):
         finally:
             self._done(request)
 
+    def _can_start(self, request: int, *, superseded_by_newer: bool = True) -> bool:
+        """False (and the request answered: cancelled, or failed for want of a model) when a job
+        should not run at all."""
+        if self.is_stopped(request, superseded_by_newer=superseded_by_newer):
+            self._finish_cancelled(request, 0)
+            return False
+        if self._generator is None:
+            self.failed.emit(request, "No model is loaded yet")
+            return False
+        return True
+
     def _done(self, request: int) -> None:
         with self._lock:
             self._active.discard(request)
@@ -270,11 +281,7 @@ class GenerationWorker(Worker):
         self._serve(request, self._run_suggest, context, settings, story)
 
     def _run_suggest(self, request: int, context: str, settings: GenerationSettings, story: StoryContext) -> None:
-        if self.is_stopped(request):
-            self._finish_cancelled(request, 0)
-            return
-        if self._generator is None:
-            self.failed.emit(request, "No model is loaded yet")
+        if not self._can_start(request):
             return
         tokens_after_stop = 0
 
@@ -298,20 +305,15 @@ class GenerationWorker(Worker):
         else:
             self.suggestions_ready.emit(request, suggestions, time.perf_counter() - started)
 
-    @Slot(int, str, str, object, str)
+    @Slot(int, str, str, object, str, object)
     def _write(self, request: int, form: str, title: str, max_new_tokens: int | None, memory: str,
                banned_phrases: list[str]) -> None:
         self._serve(request, self._run_write, form, title, max_new_tokens, memory, banned_phrases)
 
     def _run_write(self, request: int, form: str, title: str, max_new_tokens: int | None, memory: str,
                    banned_phrases: list[str] | None = None) -> None:
-        if self.is_stopped(request, superseded_by_newer=False):
-            self._finish_cancelled(request, 0)
+        if not self._can_start(request, superseded_by_newer=False):
             return
-        if self._generator is None:
-            self.failed.emit(request, "No model is loaded yet")
-            return
-
         try:
             from cw_desktop.ml.generation import form_prompt
 
@@ -339,11 +341,7 @@ class GenerationWorker(Worker):
 
     def _run_rewrite(self, request: int, rewrite: RewriteRequest) -> None:
         stopped = lambda: self.is_stopped(request, superseded_by_newer=False)  # noqa: E731
-        if stopped():
-            self._finish_cancelled(request, 0)
-            return
-        if self._generator is None:
-            self.failed.emit(request, "No model is loaded yet")
+        if not self._can_start(request, superseded_by_newer=False):
             return
         try:
             from cw_desktop.ml.rewrite import run_rewrite

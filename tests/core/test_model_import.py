@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import model_folders
+
 from cw_desktop.core.model_import import check_import_folder, import_model_folder
 from cw_desktop.core.model_registry import RegistryError, list_models
 
@@ -17,14 +19,7 @@ REPORT = {"name": "austen-gpu", "base_model": "bundled", "perplexity_before": 53
 
 def trained_folder(parent: Path, name: str = "austen-gpu", report: dict | None = REPORT) -> Path:
     """What `cw-desktop train` leaves on the GPU machine (config, weights, tokenizer, report)."""
-    folder = parent / name
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"\1" * 4096)
-    (folder / "tokenizer.json").write_text("{}")
-    if report is not None:
-        (folder / "report.json").write_text(json.dumps(report))
-    return folder
+    return model_folders.trained_folder(parent, name, report)
 
 
 def test_a_finished_fine_tune_is_copied_into_the_models_under_its_report_name(tmp_path, app_paths) -> None:

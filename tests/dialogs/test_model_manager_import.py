@@ -3,8 +3,9 @@ copied into the models in the background and selected; a wrong folder is refused
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+import model_folders
 
 from cw_desktop.core.settings import Settings
 from cw_desktop.dialogs import model_manager
@@ -15,14 +16,7 @@ REPORT = {"name": "austen-gpu", "base_model": "bundled", "perplexity_before": 53
 
 
 def copied_back(parent: Path, report: dict | None = REPORT) -> Path:
-    folder = parent / "austen-gpu-20261201"
-    folder.mkdir(parents=True)
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"\1" * 4096)
-    (folder / "tokenizer.json").write_text("{}")
-    if report is not None:
-        (folder / "report.json").write_text(json.dumps(report))
-    return folder
+    return model_folders.trained_folder(parent, "austen-gpu-20261201", report)
 
 
 def open_manager(qtbot, app_paths, monkeypatch, chosen: Path) -> tuple[ModelManagerDialog, list[str]]:
