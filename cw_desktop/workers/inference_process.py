@@ -31,7 +31,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from PySide6.QtCore import QObject, Signal
@@ -291,7 +290,3 @@ def wants_process(setting: str) -> bool:
     if setting == "auto" and os.environ.get("CW_DESKTOP_INFERENCE_PROCESS", "") == "0":
         return False
     return True
-
-
-def child_module_path() -> Path:
-    return Path(__file__).with_name("inference_child.py")
