@@ -95,7 +95,7 @@ def _shares_passage(text: str, openings: list[str], span: int = 12) -> bool:
 
 
 def run_config(engine: Any, config: Config, texts: list[str], project_texts: list[str]) -> dict[str, Any]:
-    from cw_desktop.ml import generation
+    from cw_desktop.ml import junk as junk_module
     from cw_desktop.ml.generation import GenerationSettings
     from cw_desktop.ml.junk import is_junk
     from cw_desktop.ml.keystrokes import measure_engine
@@ -105,8 +105,8 @@ def run_config(engine: Any, config: Config, texts: list[str], project_texts: lis
     engine.vocabulary = None if config.vocabulary == "off" else ProjectVocabulary()
     if config.vocabulary == "project":
         engine.set_project_texts(project_texts)
-    junk_clean = _ORIGINAL.setdefault("clean", generation.junk.clean_suggestion)
-    generation.junk.clean_suggestion = junk_clean if config.junk_filter else (lambda text, context="": (text, False))
+    junk_clean = _ORIGINAL.setdefault("clean", junk_module.clean_suggestion)
+    junk_module.clean_suggestion = junk_clean if config.junk_filter else (lambda text, context="": (text, False))
     cpu = time.process_time()
     total, full = measure_engine(engine, texts, settings, keep_every=JUNK_EVERY)
     cpu = time.process_time() - cpu
@@ -118,16 +118,18 @@ def run_config(engine: Any, config: Config, texts: list[str], project_texts: lis
 
 
 def run(quick: bool = False, writers: tuple[str, ...] = WRITERS, words: int = WORDS_PER_WRITER,
-        chosen: list[str] | None = None, model: str = "bundled") -> Section:
-    from cw_desktop.ml.generation import Generator
-    from cw_desktop.ml.loading import load_model
+        chosen: list[str] | None = None, model: str = "bundled", backend: str = "auto") -> Section:
+    from cw_desktop.ml.backends import LABELS, make_generator
+    from cw_desktop.ml.backends.selection import load_for_inference
 
     words = 120 if quick else words
     all_configs = configs()
     chosen = chosen or (["before", "prose"] if quick else ["greedy-8", "before", "prose"])
     common.header("keystrokes")
-    loaded = load_model(model, common.shared_paths())
-    engine = Generator(loaded)
+    # The editor's own engine ("auto": llama.cpp on the quantised weights when installed, as the
+    # editor picks it), so the figures are what a writer gets; --backend torch for the float32 model.
+    loaded = load_for_inference(model, common.shared_paths(), backend=backend)
+    engine = make_generator(loaded)
     section = Section("9. Typing saved (simulated writer on held-out chapters)",
                       ".venv/bin/python bench/keystrokes.py")
     rows, data = [], {}
@@ -144,7 +146,7 @@ def run(quick: bool = False, writers: tuple[str, ...] = WRITERS, words: int = WO
             print(table(HEADERS, rows[-1:]), flush=True)
             for example in figures["junk_examples"]:
                 print("   junk:", repr(example[:100]), flush=True)
-    section.add(f"Model {loaded.display_name}; {words} words of held-out chapter openings per writer "
+    section.add(f"Model {loaded.display_name} on {LABELS[loaded.backend]}; {words} words of held-out chapter openings per writer "
                 f"(at most {WORDS_PER_CHAPTER} words a chapter).")
     section.add(table(HEADERS, rows))
     section.data = data
@@ -162,6 +164,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=WORDS_PER_WRITER)
     parser.add_argument("--configs", help="comma-separated: " + ",".join(configs()))
     parser.add_argument("--model", default="bundled")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "llamacpp"))
     parser.add_argument("--ngram-weights", help="override project_ngrams.ORDER_WEIGHT, e.g. 2:0.35,3:0.55,4:0.7")
     args = parser.parse_args()
     if args.ngram_weights:
@@ -170,7 +173,7 @@ def main() -> None:
         project_ngrams.ORDER_WEIGHT.update({int(k): float(v) for k, v in
                                             (pair.split(":") for pair in args.ngram_weights.split(","))})
     section = run(args.quick, tuple(args.writers.split(",")), args.words,
-                  args.configs.split(",") if args.configs else None, args.model)
+                  args.configs.split(",") if args.configs else None, args.model, args.backend)
     # Another model (a fine-tune) or other weights must not replace the bundled model's saved figures.
     section.save("keystrokes_tuning" if args.ngram_weights else
                  "keystrokes" if args.model == "bundled" else "keystrokes_other_model")

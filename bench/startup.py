@@ -40,14 +40,17 @@ QTimer.singleShot(0, done)
 app.exec()
 """
 
+# What the editor's model process does for "model ready", without Qt: the engine the settings pick
+# (llama.cpp when installed, which needs neither torch nor transformers) on the bundled model.
 BARE_LOAD = """
-import json, os, time
+import json, os, sys, time
 from cw_desktop.core.paths import AppPaths
-from cw_desktop.ml.loading import load_model
-from cw_desktop.ml.generation import Generator
-loaded = load_model("bundled", AppPaths.default(data={data!r}, cache={cache!r}))
-Generator(loaded)
-print(json.dumps({{"model_ready": time.time() - float(os.environ["CW_BENCH_T0"])}}))
+from cw_desktop.ml.backends import make_generator
+from cw_desktop.ml.backends.selection import load_for_inference
+loaded = load_for_inference("bundled", AppPaths.default(data={data!r}, cache={cache!r}))
+make_generator(loaded)
+print(json.dumps({{"model_ready": time.time() - float(os.environ["CW_BENCH_T0"]), "backend": loaded.backend,
+                  "torch_imported": "torch" in sys.modules}}))
 """
 
 
@@ -99,7 +102,7 @@ def run(quick: bool = False, runs: int | None = None, cold: bool = True) -> Sect
         c = data["cold"]
         rows.append(["cw-desktop, cold: converts the bundled GGUF", f"{c.get('window_shown', float('nan')):.2f} s",
                      f"{c.get('model_ready', float('nan')):.2f} s", f"{(c.get('load_seconds') or float('nan')):.2f} s"])
-    rows.append(["bare script: import + load_model + Generator (floor)", "–",
+    rows.append(["bare script: import + load_for_inference + engine (floor)", "–",
                  f"{med(data['bare_load'], 'model_ready'):.2f} s", "–"])
     torch_early = any(r.get("torch_imported_at_window") for r in warm)
     section.add("Seconds from spawning the process. *model load* is LoadedModel.load_seconds (resolve, convert "

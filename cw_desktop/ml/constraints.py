@@ -17,7 +17,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
-import torch
+import numpy as np
 
 from cw_desktop.core.generation_settings import clean_banned_phrases
 
@@ -131,11 +131,11 @@ class DryPenalty:
         return {token: self.multiplier * self.base ** (length - self.allowed_length)
                 for token, length in longest.items()}
 
-    def apply(self, scores: torch.Tensor, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    def apply(self, scores: np.ndarray, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         """Subtract the penalties from `scores` (B, V) in place, one sequence per row."""
         for row, sequence in enumerate(sequences):
             found = self.penalties(sequence)
             if found:
                 tokens = [t for t in found if t < scores.shape[-1]]
-                scores[row, tokens] -= torch.tensor([found[t] for t in tokens], dtype=scores.dtype)
+                scores[row, tokens] -= np.array([found[t] for t in tokens], dtype=scores.dtype)
         return scores

@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import torch
+import numpy as np
 
 from cw_desktop.core.generation_settings import GenerationSettings
 from cw_desktop.ml import junk
 from cw_desktop.ml.constraints import BannedPhrases, DryPenalty, banned_phrases
 from cw_desktop.ml.project_ngrams import MAX_ORDER
-from cw_desktop.ml.sampling import apply_repetition_penalty, sample_next, stop_index
+from cw_desktop.ml.sampling import apply_repetition_penalty, log_softmax, sample_next, stop_index
 
 REPETITION_WINDOW = 64  # recent tokens the repetition penalty looks at
 ROLLBACK_WINDOW = 32  # positions whose logits are kept: a banned phrase may span this many tokens
@@ -48,9 +48,10 @@ class DecodingEngine(Protocol):
     _dry_breakers: dict[tuple[str, ...], dict[int, bool]]  # breakers -> {token: holds one}
 
     def _decode(self, ids: list[int]) -> str: ...
-    def _heal_mask(self, heal_text: str) -> torch.Tensor: ...
-    def _step(self, cache: Any, next_ids: torch.Tensor) -> tuple[Any, torch.Tensor]: ...
+    def _heal_mask(self, heal_text: str) -> np.ndarray: ...
+    def _step(self, cache: Any, next_ids: np.ndarray) -> tuple[Any, np.ndarray]: ...
     def _crop_cache(self, cache: Any, length: int) -> None: ...
+    def _cache_length(self, cache: Any) -> int: ...
 
 
 @dataclass
@@ -100,10 +101,10 @@ class _Decoder:
                                   settings.dry_sequence_breakers, lambda t: engine._decode([t]),
                                   engine._dry_breakers.setdefault(tuple(settings.dry_sequence_breakers), {}))
 
-    def scores(self, logits: torch.Tensor, position: int, fed: list[list[int]], rows: list[_Row]) -> torch.Tensor:
-        """The logits hooks: what the sampler sees at `position` (B, V)."""
+    def scores(self, logits: np.ndarray, position: int, fed: list[list[int]], rows: list[_Row]) -> np.ndarray:
+        """The logits hooks: what the sampler sees at `position` (B, V), float32."""
         engine, prompt, settings = self.engine, self.prompt, self.settings
-        scores = logits.float()
+        scores = logits.astype(np.float32, copy=False)
         if engine.vocabulary is not None:  # the writer's own names and phrases (project_ngrams.py)
             scores = engine.vocabulary.mix(scores, [prompt.ids[-MAX_ORDER:] + ids for ids in fed])
         shaper = getattr(engine, "form_shaper", None)
@@ -112,21 +113,21 @@ class _Decoder:
         if position == 0 and prompt.heal_text:
             # No repetition penalties here: the healed token is the writer's own word, which may
             # well have appeared before.
-            scores = scores.masked_fill(~engine._heal_mask(prompt.heal_text), float("-inf"))
+            scores = np.where(engine._heal_mask(prompt.heal_text), scores, np.float32(-np.inf))
         else:
-            recent = torch.tensor([(prompt.ids[-REPETITION_WINDOW:] + ids)[-REPETITION_WINDOW:] for ids in fed],
-                                  dtype=torch.long)
+            recent = np.array([(prompt.ids[-REPETITION_WINDOW:] + ids)[-REPETITION_WINDOW:] for ids in fed],
+                              dtype=np.int64)
             scores = apply_repetition_penalty(scores, recent, settings.repetition_penalty)
         banned = [(row, sorted(state.banned[position])) for row, state in enumerate(rows)
                   if position in state.banned]
         if (self.dry is not None and not (position == 0 and prompt.heal_text)) or banned:
-            if scores.data_ptr() == logits.data_ptr():  # the logits are kept for rollbacks: never edit them
-                scores = scores.clone()
+            if np.shares_memory(scores, logits):  # the logits are kept for rollbacks: never edit them
+                scores = scores.copy()
             if self.dry is not None and not (position == 0 and prompt.heal_text):
                 self.dry.apply(scores, [prompt.ids + ids for ids in fed])
             for row, tokens in banned:
                 scores[row, tokens] = float("-inf")
-                if bool(torch.isinf(scores[row]).all()):  # everything allowed here was banned: end the row
+                if bool(np.isneginf(scores[row]).all()):  # everything allowed here was banned: end the row
                     scores[row, next(iter(engine._end_ids))] = 0.0
         return scores
 
@@ -172,10 +173,10 @@ class _Decoder:
         return min(len(state.generated) - 1, bisect.bisect_right(state.ends, found - len(self.draft_tail)))
 
 
-def decode_rows(engine: DecodingEngine, logits: torch.Tensor, cache: Any, prompt: Any, settings: GenerationSettings,
+def decode_rows(engine: DecodingEngine, logits: np.ndarray, cache: Any, prompt: Any, settings: GenerationSettings,
                 first_index: int, on_token: TokenCallback | None, should_stop: StopCheck | None,
-                generator: torch.Generator | None, started: float,
-                ahead: torch.Tensor | None = None) -> list[RowResult]:
+                rng: np.random.Generator | None, started: float,
+                ahead: np.ndarray | None = None) -> list[RowResult]:
     """Sample up to max_new_tokens for each row of `logits` (B, V), extending `cache` in place.
 
     The cache holds len(prompt.ids) positions (plus prompt.heal_id when `ahead` is given). `ahead`
@@ -187,7 +188,7 @@ def decode_rows(engine: DecodingEngine, logits: torch.Tensor, cache: Any, prompt
     rows = [_Row() for _ in range(count)]
     fed: list[list[int]] = [[] for _ in range(count)]  # tokens in the cache after the prompt, per row
     prompt_length = len(prompt.ids)
-    history: dict[int, torch.Tensor] = {0: logits}  # position -> the logits sampled there
+    history: dict[int, np.ndarray] = {0: logits}  # position -> the logits sampled there
     position = 0
     # Rollbacks cost extra steps; this bound keeps a pathological ban list from decoding forever.
     for _attempt in range(4 * settings.max_new_tokens + 4 * ROLLBACK_WINDOW):
@@ -195,11 +196,11 @@ def decode_rows(engine: DecodingEngine, logits: torch.Tensor, cache: Any, prompt
             for state in rows:
                 state.finished = state.finished or "cancelled"
             break
-        next_ids = sample_next(decoder.scores(logits, position, fed, rows), settings, generator)  # (B,)
+        next_ids = sample_next(decoder.scores(logits, position, fed, rows), settings, rng)  # (B,)
         for row, state in enumerate(rows):
             if not state.finished and len(state.generated) > position:  # replaying after another row's rollback
                 next_ids[row] = state.generated[position]
-        chosen = logits.float().log_softmax(dim=-1).gather(1, next_ids[:, None])[:, 0]
+        chosen = np.take_along_axis(log_softmax(logits.astype(np.float32, copy=False)), next_ids[:, None], axis=1)[:, 0]
         rollback_to: int | None = None
         for row, state in enumerate(rows):
             if state.finished or len(state.generated) > position:  # replayed: its text is settled
@@ -249,7 +250,7 @@ def decode_rows(engine: DecodingEngine, logits: torch.Tensor, cache: Any, prompt
                 position, logits, ahead = 1, ahead, None
                 history[1] = logits
                 continue
-            engine._crop_cache(cache, cache.get_seq_length() - 1)
+            engine._crop_cache(cache, engine._cache_length(cache) - 1)
         ahead = None
         cache, logits = engine._step(cache, next_ids)
         position += 1

@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import torch
+import numpy as np
 
 SOFT_LINE = 36  # characters of a poem's line after which a line break grows likelier
 LINE_BIAS_PER_CHAR = 0.2  # logit added to a line break per character past SOFT_LINE (70 chars: +6.8)
@@ -132,28 +132,28 @@ class FormShaper:
         text = self.before + generated
         return text[len(self.title):] if self.title and text.startswith(self.title) else text
 
-    def shape(self, scores: torch.Tensor, generated: Sequence[str]) -> torch.Tensor:
+    def shape(self, scores: np.ndarray, generated: Sequence[str]) -> np.ndarray:
         """`scores` (B, V) for the next token after each row's `generated` text; a new tensor."""
         if self.classes is None:
             return scores
-        bias = torch.zeros_like(scores, dtype=torch.float32)
+        bias = np.zeros(scores.shape, dtype=np.float32)
         for row, text in enumerate(generated):
             piece = self.piece(text)
             if self.form == "poem":
                 self._poem(bias[row], piece)
             else:
                 self._dialogue(bias[row], piece)
-        return scores.float() + bias
+        return scores.astype(np.float32) + bias
 
-    def _end(self, bias: torch.Tensor) -> None:
+    def _end(self, bias: np.ndarray) -> None:
         """Only an end token may follow: the piece is complete."""
-        bias.fill_(float("-inf"))
+        bias.fill(-np.inf)
         bias[self.end_ids] = 0.0
 
-    def _breaks(self, bias: torch.Tensor) -> list[int]:
+    def _breaks(self, bias: np.ndarray) -> list[int]:
         return [i for i in self.classes.breaks if i < bias.shape[0]]  # type: ignore[union-attr]
 
-    def _poem(self, bias: torch.Tensor, piece: str) -> None:
+    def _poem(self, bias: np.ndarray, piece: str) -> None:
         classes = self.classes
         assert classes is not None
         line_length, stanza_lines, stanzas = poem_state(piece)
@@ -184,7 +184,7 @@ class FormShaper:
             stanza_ends = stanza_lines + 1 >= STANZA_LINES
             bias[[i for i in classes.double_breaks if i < bias.shape[0]]] -= 1.0 if stanza_ends else 3.0
 
-    def _dialogue(self, bias: torch.Tensor, piece: str) -> None:
+    def _dialogue(self, bias: np.ndarray, piece: str) -> None:
         classes = self.classes
         assert classes is not None
         paragraph = piece.rsplit("\n", 1)[-1]
@@ -200,7 +200,7 @@ class FormShaper:
                 allowed = breaks + classes.speech_openers
             else:
                 allowed = classes.speech_openers
-            keep = torch.full_like(bias, float("-inf"))
+            keep = np.full_like(bias, -np.inf)
             keep[[i for i in allowed if i < bias.shape[0]]] = 0.0
             bias += keep
             return
@@ -223,6 +223,9 @@ class FormLogitsProcessor:
         self.tokenizer = tokenizer
         self.prompt_tokens = prompt_tokens
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch  # only model.generate calls this, in a process that has torch anyway
+
         generated = [self.tokenizer.decode(row[self.prompt_tokens:], skip_special_tokens=True) for row in input_ids]
-        return self.shaper.shape(scores, generated).to(scores.dtype)  # type: ignore[return-value]
+        shaped = self.shaper.shape(scores.detach().float().cpu().numpy(), generated)
+        return torch.from_numpy(shaped).to(scores.dtype)

@@ -27,7 +27,7 @@ from cw_desktop.core.rewrite_request import RewriteRequest, RewriteResult, reque
 from cw_desktop.ml import junk
 
 if TYPE_CHECKING:
-    from cw_desktop.ml.generation import Generator
+    from cw_desktop.ml.engine import Engine
 
 TextCallback = Callable[[str], None]
 StopCheck = Callable[[], bool]
@@ -295,7 +295,7 @@ def clean_rewrite(text: str, request: RewriteRequest, final: bool = True,
 
 # -- running it ------------------------------------------------------------------------------------
 
-def run_rewrite(generator: "Generator", request: RewriteRequest, *, on_text: TextCallback | None = None,
+def run_rewrite(generator: "Engine", request: RewriteRequest, *, on_text: TextCallback | None = None,
                 should_stop: StopCheck | None = None) -> RewriteResult:
     """Ask `generator` for the rewrite, streaming the cleaned text so far through `on_text`.
 

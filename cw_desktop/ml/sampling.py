@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-import torch
+import numpy as np
 
 from cw_desktop.core.generation_settings import GenerationSettings
 
@@ -42,30 +42,54 @@ def stop_index(text: str, rule: str) -> int | None:
 
 
 # -- sampling --------------------------------------------------------------------------------------
+# numpy, not torch: the same code serves the llama.cpp engine, whose process never imports torch (a
+# warm start without torch's 2 s import), and torch's elementwise ops on a 49k vocabulary wake its
+# thread pool (~20 ms an op on a busy 2-core machine) where numpy takes a fraction of a millisecond.
 
-def apply_repetition_penalty(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torch.Tensor:
+def apply_repetition_penalty(logits: np.ndarray, recent: np.ndarray, penalty: float) -> np.ndarray:
     """CTRL-style penalty: shrink the scores of tokens already present. logits (B, V), recent (B, T)."""
-    if penalty == 1.0 or recent.numel() == 0:
+    if penalty == 1.0 or recent.size == 0:
         return logits
-    scores = logits.gather(1, recent)
-    scores = torch.where(scores < 0, scores * penalty, scores / penalty)
-    return logits.scatter(1, recent, scores)
+    out = logits.copy()
+    rows = np.arange(len(out))[:, None]
+    scores = out[rows, recent]
+    out[rows, recent] = np.where(scores < 0, scores * penalty, scores / penalty)
+    return out
 
 
-def sample_next(logits: torch.Tensor, settings: GenerationSettings, generator: torch.Generator | None) -> torch.Tensor:
-    """Pick one token per row. logits (B, V) -> (B,)"""
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log p per row of (B, V) scores (-inf stays -inf)."""
+    top = logits.max(axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    shifted = logits - top
+    with np.errstate(divide="ignore"):
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def new_rng(seed: int | None) -> np.random.Generator | None:
+    """The sampler's random source for a request with a fixed seed (None: fresh randomness)."""
+    return None if seed is None else np.random.default_rng(seed)
+
+
+def sample_next(logits: np.ndarray, settings: GenerationSettings, rng: np.random.Generator | None) -> np.ndarray:
+    """Pick one token per row. logits (B, V) -> (B,) int64"""
     if settings.temperature <= 0:
-        return logits.argmax(dim=-1)
-    logits = logits / settings.temperature
+        return logits.argmax(axis=-1).astype(np.int64)
+    logits = logits.astype(np.float64) / settings.temperature
     if 0 < settings.top_k < logits.shape[-1]:
-        kth = torch.topk(logits, settings.top_k, dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        kth = np.partition(logits, -settings.top_k, axis=-1)[:, -settings.top_k][:, None]
+        logits = np.where(logits < kth, -np.inf, logits)
+    probs = np.exp(log_softmax(logits))
     if settings.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        order = np.argsort(-logits, axis=-1, kind="stable")
+        sorted_probs = np.take_along_axis(probs, order, axis=-1)
         # Drop a token once the mass *before* it already reaches top_p (the top token always stays).
-        drop_sorted = (cumulative - sorted_logits.softmax(dim=-1)) >= settings.top_p
-        drop = drop_sorted.scatter(1, order, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
-    probs = logits.softmax(dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+        drop = np.zeros_like(probs, dtype=bool)
+        np.put_along_axis(drop, order, before >= settings.top_p, axis=-1)
+        probs = np.where(drop, 0.0, probs)
+    rng = rng or np.random.default_rng()
+    cumulative = np.cumsum(probs, axis=-1)
+    draws = rng.random(len(probs)) * cumulative[:, -1]
+    picks = np.array([np.searchsorted(row, draw, side="right") for row, draw in zip(cumulative, draws)])
+    return np.minimum(picks, probs.shape[-1] - 1).astype(np.int64)

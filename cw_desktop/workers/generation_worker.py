@@ -1,4 +1,4 @@
-"""The suggestion worker: owns the Generator in its own QThread for the life of the app.
+"""The suggestion worker: owns the engine in its own QThread for the life of the app.
 
 The GUI thread calls the thread-safe `submit_*` / `cancel` methods; they return request ids at
 once and queue the work into this worker's thread. Results come back as signals tagged with the
@@ -33,8 +33,8 @@ from cw_desktop.workers.threads import Worker
 PROJECT_MAX_FILES = 100
 PROJECT_MAX_BYTES = 2_000_000
 
-if TYPE_CHECKING:  # the engine imports torch: only the worker thread loads it, lazily
-    from cw_desktop.ml.generation import Generator
+if TYPE_CHECKING:  # the engine is loaded lazily, in the worker thread
+    from cw_desktop.ml.engine import Engine
     from cw_desktop.ml.loading import LoadedModel
 
 
@@ -75,7 +75,7 @@ class GenerationWorker(Worker):
 
     def __init__(self) -> None:
         super().__init__()
-        self._generator: Generator | None = None
+        self._generator: Engine | None = None
         self._lock = threading.Lock()
         self._last_id = 0
         self._forced_id: int | None = None
@@ -184,6 +184,10 @@ class GenerationWorker(Worker):
     # -- run in the worker thread -----------------------------------------------------------------
     @Slot(object)
     def _set_threads(self, threads: int | None) -> None:
+        set_threads = getattr(self._generator, "set_threads", None)
+        if set_threads is not None:  # llama.cpp: the engine's own context (no torch in this process)
+            self.threads_changed.emit(set_threads(threads))
+            return
         # torch's thread count is per calling thread once it has run an op: set it here, not in the GUI.
         import torch
 
@@ -315,7 +319,7 @@ class GenerationWorker(Worker):
         if not self._can_start(request, superseded_by_newer=False):
             return
         try:
-            from cw_desktop.ml.generation import form_prompt
+            from cw_desktop.ml.engine import form_prompt
 
             prompt, settings = form_prompt(form, title, chat=self._generator.has_chat_template)
 

@@ -48,16 +48,15 @@ class _Preloader(QObject):
 
 
 def _preload() -> None:
+    """What a load on llama.cpp needs. Not torch or transformers (5 s of imports): the llama.cpp
+    engine and its tokenizer need neither, so only a model served by torch (no llama.cpp, an int8 or
+    adapter model) pays for them, when it loads."""
     try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
+        from cw_desktop.ml import engine, light_tokenizer  # noqa: F401
+        from cw_desktop.ml.backends import llamacpp_available, selection  # noqa: F401
 
-        from cw_desktop.ml.backends import selection  # noqa: F401
-        from cw_desktop.ml import generation  # noqa: F401
-        try:
-            import llama_cpp  # noqa: F401
-        except ImportError:
-            pass
+        if llamacpp_available():
+            from cw_desktop.ml.backends import llamacpp  # noqa: F401
     except Exception:  # noqa: BLE001 - the load itself reports any real problem
         traceback.print_exc()
 

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,7 +107,7 @@ def test_greedy_tokens_match_torch(arch: str, gpt2_dir: Path, llama_dir: Path, a
     reference.reset(), engine.reset()
     ours = engine._prefill(ids, None)[0, -1]
     theirs = reference._prefill(ids, None)[0, -1]
-    assert torch.allclose(ours, theirs, atol=2e-3 * float(theirs.abs().max()))
+    assert np.allclose(ours, theirs, atol=2e-3 * float(np.abs(theirs).max()))
 
 
 def test_prefix_is_reused_across_keystrokes(gpt2_dir: Path, app_paths) -> None:
@@ -199,6 +200,55 @@ def test_fine_tuned_folder_is_converted_once_and_again_after_retraining(llama_di
     os.utime(weights, ns=(made + 10**9, made + 10**9))  # retrained into the same folder
     load_for_inference(str(folder), app_paths, backend="auto")
     assert converted.stat().st_mtime_ns != made, "a retrained model kept its stale GGUF"
+
+
+TORCH_FREE = """
+import json, sys
+from pathlib import Path
+from cw_desktop.core.paths import AppPaths
+from cw_desktop.core.generation_settings import GenerationSettings
+from cw_desktop.ml.backends import make_generator
+from cw_desktop.ml.backends.selection import load_for_inference
+folder, config, data = sys.argv[1:4]
+loaded = load_for_inference(folder, AppPaths.default(config=Path(config), data=Path(data)), backend="auto")
+settings = GenerationSettings(max_new_tokens=16, temperature=0.0, stop="none", repetition_penalty=1.0, alternatives=3,
+                              seed=1)
+results = make_generator(loaded).suggest(sys.stdin.read(), settings)
+print(json.dumps({"backend": loaded.backend, "texts": [r.text for r in results],
+                  "heavy": sorted(m for m in ("torch", "transformers") if m in sys.modules)}))
+"""
+
+
+def test_a_converted_model_serves_suggestions_without_torch_or_transformers(llama_dir: Path, app_paths,
+                                                                            tmp_path: Path) -> None:
+    """The editor's model process imports neither (5 s of a warm start): the llama.cpp engine, its
+    sampling and its tokenizer are numpy and `tokenizers` only, and give the torch engine's tokens."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "my-style"
+    shutil.copytree(llama_dir, folder, ignore=shutil.ignore_patterns("*.gguf"))
+    load_for_inference(str(folder), app_paths, backend="auto")  # converts it once (that needs torch)
+    run = subprocess.run([sys.executable, "-c", TORCH_FREE, str(folder), str(app_paths.config_dir),
+                          str(app_paths.data_dir)], input=DRAFT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "llamacpp" and out["heavy"] == []
+    reference = Generator(load_model(str(folder), app_paths)).suggest(DRAFT, GREEDY)[0].text
+    assert out["texts"][0] == reference and len(out["texts"]) == 3
+
+
+def test_fewer_threads_while_a_fine_tune_runs_give_the_same_suggestion(gpt2_dir: Path, app_paths) -> None:
+    from cw_desktop.ml.backends.llamacpp import thread_count
+
+    _, fast = _exact(gpt2_dir, app_paths)
+    engine = LlamaCppGenerator(fast)
+    before = engine.suggest(DRAFT, GREEDY)[0].text
+    assert engine.set_threads(1) == 1
+    engine.reset()
+    assert engine.suggest(DRAFT, GREEDY)[0].text == before
+    assert engine.set_threads(None) == thread_count()
 
 
 def test_unsupported_architecture_falls_back_to_torch_with_a_reason(tmp_path: Path, app_paths) -> None:

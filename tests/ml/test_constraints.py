@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from cw_desktop.core.generation_settings import GenerationSettings, preset
-from cw_desktop.ml import generation
+from cw_desktop.ml import engine as engine_module
 from cw_desktop.ml.constraints import BannedPhrases, DryPenalty
 from cw_desktop.ml.generation import Generator
 from cw_desktop.ml.loading import load_model
+from cw_desktop.ml.sampling import log_softmax
 from planted_model import PLANTED, PROMPT, build_planted_gpt2
 
 GREEDY = GenerationSettings(max_new_tokens=12, temperature=0.0, repetition_penalty=1.0, stop="none",
@@ -79,14 +81,14 @@ def test_rows_that_keep_their_tokens_replay_them_correctly(engine: Generator, mo
     """When one row of a batch rolls back, the others re-feed their own tokens: each row's score
     (from the cached logits) must equal what the model gives the same tokens in one clean pass."""
     rows: list = []
-    original = generation.decode_rows
+    original = engine_module.decode_rows
 
     def keep(*args, **kwargs):
         found = original(*args, **kwargs)
         rows.extend(found)
         return found
 
-    monkeypatch.setattr(generation, "decode_rows", keep)
+    monkeypatch.setattr(engine_module, "decode_rows", keep)
     settings = banned(GREEDY, "lamp went out", temperature=1.0, top_p=1.0, top_k=0, alternatives=4, seed=seed,
                       max_new_tokens=10)
     crops: list[int] = []
@@ -157,16 +159,16 @@ def test_dry_lowers_the_probability_of_continuing_a_repeated_passage(engine: Gen
     prompt = engine._build_prompt(draft, settings, "")
     ids = prompt.ids + [prompt.heal_id] + engine.tokenizer.encode(" Suddenly the")
     with torch.inference_mode():
-        logits = engine.model(input_ids=torch.tensor([ids])).logits[:, -1].float()
+        logits = engine.model(input_ids=torch.tensor([ids])).logits[:, -1].float().numpy()
     dry = DryPenalty(2.0, 1.75, 2, ["\n"], engine._decode)
     lamp = engine.tokenizer.encode(" lamp")[0]
-    before = logits.log_softmax(-1)[0, lamp]
-    after = dry.apply(logits.clone(), [ids]).log_softmax(-1)[0, lamp]
+    before = log_softmax(logits)[0, lamp]
+    after = log_softmax(dry.apply(logits.copy(), [ids]))[0, lamp]
     assert after < before - 5.0  # "She opened the door. Suddenly the" repeats 8 tokens
     assert not engine.suggest(draft, settings)[0].text.startswith(" Suddenly the lamp went out")
     # Below the allowed length the scores are untouched.
     short = DryPenalty(2.0, 1.75, 40, ["\n"], engine._decode)
-    assert torch.equal(short.apply(logits.clone(), [ids]), logits)
+    assert np.array_equal(short.apply(logits.copy(), [ids]), logits)
 
 
 def test_settings_are_validated() -> None:

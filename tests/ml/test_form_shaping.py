@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 from cw_desktop.ml.form_shaping import STANZAS, TURNS, FormShaper, poem_state, speeches
 from cw_desktop.ml.forms import looks_like_dialogue, looks_like_poem
@@ -33,7 +33,7 @@ SCRIPT = ("“Where were you?” asked Anna. “Out on the cliffs,” said Tom. 
 TOY = CharTokenizer(SCRIPT + "\n")
 
 
-def toy_model(text: str) -> torch.Tensor:
+def toy_model(text: str) -> np.ndarray:
     """A model that writes SCRIPT, its speeches run together in one paragraph; a line break is its
     second choice wherever a space would go (a real model rates a new paragraph likely there too)."""
     position = 0
@@ -43,7 +43,7 @@ def toy_model(text: str) -> torch.Tensor:
             continue
         assert SCRIPT[position] == char
         position += 1
-    logits = torch.zeros(len(TOY))
+    logits = np.zeros(len(TOY), dtype=np.float32)
     following = SCRIPT[position] if position < len(SCRIPT) else END
     logits[TOY.id(following)] = 5.0
     if following == " ":
@@ -78,20 +78,20 @@ def test_a_dialogue_run_together_in_one_paragraph_comes_out_in_turns() -> None:
 
 def test_a_dialogue_opens_with_a_speech_and_ends_after_its_turns() -> None:
     shaper = FormShaper("dialogue", TOY, [TOY.id(END)], prompt="The Cliffs\n\n")
-    scores = shaper.shape(torch.zeros(1, len(TOY)), [""])[0]
-    assert {TOY.tokens[i] for i in torch.nonzero(scores > float("-inf"))[:, 0].tolist()} == {"“"}
+    scores = shaper.shape(np.zeros((1, len(TOY)), dtype=np.float32), [""])[0]
+    assert {TOY.tokens[i] for i in np.flatnonzero(scores > -np.inf).tolist()} == {"“"}
     shaper.before = "The Cliffs\n\n" + "\n\n".join(["“Yes,” she said."] * TURNS) + "\n\n"
-    scores = shaper.shape(torch.zeros(1, len(TOY)), [""])[0]
-    assert int(scores.argmax()) == TOY.id(END) and bool(torch.isinf(scores[:-1]).all())
+    scores = shaper.shape(np.zeros((1, len(TOY)), dtype=np.float32), [""])[0]
+    assert int(scores.argmax()) == TOY.id(END) and bool(np.isneginf(scores[:-1]).all())
     # ...and never ends before a few turns.
     shaper.before = "The Cliffs\n\n“Yes,” she said.\n\n"
-    assert shaper.shape(torch.zeros(1, len(TOY)), [""])[0, TOY.id(END)] == float("-inf")
+    assert shaper.shape(np.zeros((1, len(TOY)), dtype=np.float32), [""])[0, TOY.id(END)] == float("-inf")
 
 
 def test_the_line_break_grows_likelier_as_a_poem_line_grows() -> None:
     shaper = FormShaper("poem", TOY, [TOY.id(END)])
     newline = TOY.id("\n")
-    bias = [float(shaper.shape(torch.zeros(1, len(TOY)), ["At dusk\n" + "a" * n])[0, newline]) for n in (10, 50, 70)]
+    bias = [float(shaper.shape(np.zeros((1, len(TOY)), dtype=np.float32), ["At dusk\n" + "a" * n])[0, newline]) for n in (10, 50, 70)]
     assert bias[0] == 0.0 < bias[1] < bias[2]
 
 

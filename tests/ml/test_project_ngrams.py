@@ -1,9 +1,13 @@
 """The project vocabulary: the writer's own names and phrases, mixed into the model's next-token odds."""
 
 import numpy as np
-import torch
 
 from cw_desktop.ml.project_ngrams import ORDER_WEIGHT, FolderIndex, ProjectVocabulary, draft_following
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def test_the_folder_index_finds_what_followed_a_context_and_never_spans_two_texts() -> None:
@@ -22,26 +26,26 @@ def test_a_name_the_writer_used_wins_over_the_models_guess() -> None:
     vocabulary = ProjectVocabulary()
     # "Miss Woodhouse" three times in the draft: tokens 10 11 12 -> 13.
     vocabulary.set_draft_ids([10, 11, 12, 13, 1, 10, 11, 12, 13, 2, 10, 11, 12, 13, 3])
-    logits = torch.zeros(1, 20)
+    logits = np.zeros((1, 20), dtype=np.float32)
     logits[0, 4] = 2.0  # the model's own favourite
     mixed = vocabulary.mix(logits, [[0, 10, 11, 12]])
     assert int(mixed.argmax()) == 13
     weight = ORDER_WEIGHT[3] * 6 / 7  # the 3-token context seen 3 times in the draft, each counting 2
-    expected = weight + (1 - weight) * logits.softmax(-1)[0, 13]
-    assert torch.isclose(mixed.softmax(-1)[0, 13], expected, atol=1e-4)
+    expected = weight + (1 - weight) * softmax(logits)[0, 13]
+    assert abs(softmax(mixed)[0, 13] - expected) < 1e-4
 
 
 def test_without_a_match_the_models_logits_are_untouched() -> None:
     vocabulary = ProjectVocabulary()
     vocabulary.set_draft_ids([1, 2, 3])
-    logits = torch.randn(2, 10)
-    assert torch.equal(vocabulary.mix(logits, [[7, 8], [8, 9]]), logits)
+    logits = np.random.default_rng(0).standard_normal((2, 10)).astype(np.float32)
+    assert np.array_equal(vocabulary.mix(logits, [[7, 8], [8, 9]]), logits)
 
 
 def test_the_folder_counts_when_the_draft_has_not_used_the_phrase_yet() -> None:
     vocabulary = ProjectVocabulary()
     vocabulary.set_folder_ids([[30, 31, 32] * 4])
-    logits = torch.zeros(1, 40)
+    logits = np.zeros((1, 40), dtype=np.float32)
     logits[0, 5] = 1.0  # a weak guess of the model's own
     assert int(vocabulary.mix(logits, [[30, 31]]).argmax()) == 32
 

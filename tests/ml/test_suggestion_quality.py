@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
-import torch
 
 from cw_desktop.ml.generation import GenerationSettings, Generator, preset
 
@@ -24,8 +24,8 @@ class _DigitLover:
     def set_draft_ids(self, ids: list[int]) -> None:
         pass
 
-    def mix(self, logits: torch.Tensor, contexts: list[list[int]]) -> torch.Tensor:
-        boosted = logits.clone()
+    def mix(self, logits: np.ndarray, contexts: list[list[int]]) -> np.ndarray:
+        boosted = logits.copy()
         boosted[:, self.token] += 1000.0
         return boosted
 

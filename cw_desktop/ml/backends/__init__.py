@@ -1,7 +1,7 @@
 """Inference backends behind the suggestion engine.
 
-`torch` is the engine in ml/generation.py itself (and the training engine); `llamacpp` runs the
-same Generator logic (prompt window, token healing, sampling, stop rules, logits hooks) on
+`torch` is the engine in ml/generation.py (and the training engine); `llamacpp` runs the
+same engine logic (ml/engine.py) (prompt window, token healing, sampling, stop rules, logits hooks) on
 llama.cpp, which decodes a token several times faster on a CPU because it reads quantised weights.
 The backend is chosen when a model loads (ml/loading.py); `make_generator` builds the matching engine.
 """
@@ -12,7 +12,7 @@ import importlib.util
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cw_desktop.ml.generation import Generator
+    from cw_desktop.ml.engine import Engine
     from cw_desktop.ml.loading import LoadedModel
 
 BACKENDS = ("auto", "torch", "llamacpp")
@@ -24,7 +24,7 @@ def llamacpp_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
-def make_generator(loaded: "LoadedModel") -> "Generator":
+def make_generator(loaded: "LoadedModel") -> "Engine":
     """The engine for a loaded model: the llama.cpp one when the model was loaded for it."""
     if loaded.backend == "llamacpp":
         from cw_desktop.ml.backends.llamacpp import LlamaCppGenerator

@@ -3,11 +3,12 @@
 Decoding a token is bound by reading the weights from memory: float32 SmolLM2-135M reads 540 MB per
 token, its Q4_1 GGUF 92 MB, so llama.cpp decodes several times faster than torch on the same CPU.
 
-Only the model calls change. `LlamaCppGenerator` is a `Generator` whose `_prefill`, `_step` and
-cache methods drive a llama.cpp context instead of a transformers model; tokens still come from the
-Hugging Face tokenizer (the GGUF vocabulary has the same ids) and every step's logits come back as
-a torch vector, so the engine's token healing, sampling, repetition penalty, stop rules and logits
-hooks run unchanged. The KV cache lives in llama.cpp: sequence 0 holds the prompt, kept across
+Only the model calls change. `LlamaCppGenerator` is an `Engine` (ml/engine.py) whose `_prefill`,
+`_step` and cache methods drive a llama.cpp context; tokens still come from the model folder's
+tokenizer (the GGUF vocabulary has the same ids) and every step's logits come back as a numpy
+vector, so the engine's token healing, sampling, repetition penalty, stop rules and logits hooks
+are the torch engine's own code. Nothing here imports torch or transformers: a process serving
+suggestions from llama.cpp starts without their seconds of imports. The KV cache lives in llama.cpp: sequence 0 holds the prompt, kept across
 requests up to the longest common prefix; alternatives are sequences 1..n that share the prompt's
 cells (seq_cp in a unified cache costs no copy) and decode together in one batch.
 """
@@ -24,9 +25,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import torch
 
-from cw_desktop.ml.generation import PREFILL_CHUNK, Generator, StopCheck, reusable_prefix
+from cw_desktop.ml.engine import PREFILL_CHUNK, Engine, StopCheck, reusable_prefix
 from cw_desktop.ml.loading import LoadedModel, ModelLoadError
 
 # The most sequences a request uses: alternative 0 plus up to 7 more (GenerationSettings caps at 8).
@@ -149,13 +149,13 @@ class LlamaContext:
         batch.n_tokens = len(tokens)
         return int(self.lib.llama_decode(self.pointer, batch))
 
-    def logits(self, indices: list[int]) -> torch.Tensor:
+    def logits(self, indices: list[int]) -> np.ndarray:
         """The logits of the given batch positions of the last decode, (len(indices), V) float32."""
         rows = np.empty((len(indices), self.n_vocab), dtype=np.float32)
         for row, index in enumerate(indices):
             pointer = self.lib.llama_get_logits_ith(self.pointer, index)
             rows[row] = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
-        return torch.from_numpy(rows)
+        return rows
 
     def remove(self, seq: int, start: int) -> None:
         """Forget positions >= start of sequence `seq` (-1: every sequence)."""
@@ -182,8 +182,8 @@ class _Rows:
         return self.length
 
 
-class LlamaCppGenerator(Generator):
-    """`Generator` with its model calls on llama.cpp; everything else is inherited."""
+class LlamaCppGenerator(Engine):
+    """The engine with its model calls on llama.cpp; everything else is inherited."""
 
     def __init__(self, loaded: LoadedModel) -> None:
         if not isinstance(loaded.model, LlamaCppModel):
@@ -196,7 +196,14 @@ class LlamaCppGenerator(Generator):
         super().reset()
         self.context.remove(-1, 0)
 
-    def _prefill(self, ids: list[int], should_stop: StopCheck | None, keep: int = 1) -> torch.Tensor | None:
+    def set_threads(self, threads: int | None) -> int:
+        """Decode on `threads` threads (None: one per core again), e.g. fewer while a fine-tune
+        shares the cores; returns the count now in use."""
+        count = max(1, threads) if threads is not None else thread_count()
+        self.context.lib.llama_set_n_threads(self.context.pointer, count, count)
+        return count
+
+    def _prefill(self, ids: list[int], should_stop: StopCheck | None, keep: int = 1) -> np.ndarray | None:
         """Bring sequence 0 up to `ids`, running only what differs from the cached prefix; return the
         logits of the last `keep` positions (1, keep, V), or None if cancelled."""
         common, keep = reusable_prefix(self._cache_ids, ids, keep)
@@ -232,7 +239,7 @@ class LlamaCppGenerator(Generator):
         first = bounds[-1] - bounds[-2] - keep
         return self.context.logits(list(range(first, first + keep)))[None]
 
-    def _step(self, cache: _Rows, next_ids: torch.Tensor) -> tuple[_Rows, torch.Tensor]:
+    def _step(self, cache: _Rows, next_ids: np.ndarray) -> tuple[_Rows, np.ndarray]:
         tokens = [int(t) for t in next_ids.tolist()]
         rows = len(tokens)
         status = self.context.decode(tokens, [cache.length] * rows, cache.seqs[:rows], set(range(rows)))
@@ -241,6 +248,9 @@ class LlamaCppGenerator(Generator):
                                "fewer alternatives or a shorter length may fit")
         cache.length += 1
         return cache, self.context.logits(list(range(rows)))
+
+    def _cache_length(self, cache: _Rows) -> int:
+        return cache.length
 
     def _crop_cache(self, cache: _Rows, length: int) -> None:
         if cache.length > length:
