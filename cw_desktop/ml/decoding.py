@@ -16,6 +16,7 @@ the row simply ends before the phrase: a banned phrase is never shown either way
 from __future__ import annotations
 
 import bisect
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from cw_desktop.ml import junk
 from cw_desktop.ml.constraints import BannedPhrases, DryPenalty, banned_phrases
 from cw_desktop.ml.project_ngrams import MAX_ORDER
 from cw_desktop.ml.sampling import apply_repetition_penalty, log_softmax, sample_next, stop_index
+
+_BREAKS = re.compile("\r\n?|[\u2028\u2029\x0b\x0c\x85]")
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 
 REPETITION_WINDOW = 64  # recent tokens the repetition penalty looks at
 ROLLBACK_WINDOW = 32  # positions whose logits are kept: a banned phrase may span this many tokens
@@ -140,6 +144,9 @@ class _Decoder:
         # back. One inside the text is a byte sequence that can never be valid UTF-8 (a small model
         # can emit those): drop it rather than insert garbage.
         text = text.rstrip("\ufffd").replace("\ufffd", "")
+        # An editor inserts "\r", U+2028/U+2029 as line or paragraph breaks of its own, so the text
+        # accepted would differ from the text shown; other control characters are not prose.
+        text = _CONTROL.sub("", _BREAKS.sub("\n", text))
         reason = None
         cut = stop_index(text, self.settings.stop)
         if cut is not None:

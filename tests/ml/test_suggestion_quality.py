@@ -40,6 +40,19 @@ def test_a_run_of_digits_is_never_shown(generator: Generator) -> None:
     assert result.finish_reason == "stop"
 
 
+def test_carriage_returns_and_unicode_separators_arrive_as_plain_line_breaks(generator: Generator) -> None:
+    """An editor turns "\r" or U+2029 into a paragraph break of its own, so accepting would insert a
+    different text from the one shown (and saved files would mix line endings)."""
+    returns = generator.tokenizer.encode("\r", add_special_tokens=False)
+    assert len(returns) == 1
+    generator.vocabulary = _DigitLover(returns[0])  # type: ignore[assignment]
+    streamed: list[str] = []
+    settings = GenerationSettings(max_new_tokens=6, temperature=0.0, stop="none")
+    result = generator.suggest("She knelt down to pray.", settings, on_token=lambda i, t: streamed.append(t))[0]
+    assert "\n" in result.text
+    assert not any(c in text for text in [result.text, *streamed] for c in "\r\u2028\u2029")
+
+
 def test_the_ghost_text_is_the_most_likely_words_whatever_the_temperature(generator: Generator) -> None:
     texts = {generator.suggest("Once upon a time there was", preset("prose", seed=seed, stop="none",
                                                                       max_new_tokens=10))[0].text
