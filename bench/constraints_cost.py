@@ -20,7 +20,7 @@ STEPS = 200
 
 
 def run(model: str = "bundled") -> Section:
-    import torch
+    import numpy as np
     from transformers import AutoTokenizer
 
     from cw_desktop.core.generation_settings import DRY_BREAKERS
@@ -32,7 +32,7 @@ def run(model: str = "bundled") -> Section:
     tokenizer = AutoTokenizer.from_pretrained(folder)
     text = AUSTEN.read_text(encoding="utf-8")[20_000:40_000]
     ids = tokenizer.encode(text)[:1000 + STEPS]
-    scores = torch.zeros(1, len(tokenizer))
+    scores = np.zeros((1, len(tokenizer)), dtype=np.float32)  # the engine's hooks take numpy logits
     dry = DryPenalty(0.8, 1.75, 2, DRY_BREAKERS, lambda t: tokenizer.decode([t]))
     dry.apply(scores, [ids[:1000]])  # the breaker cache fills on the first request
     dry_times = []

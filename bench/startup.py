@@ -1,10 +1,10 @@
 """4. Start-up: launch -> window shown, and launch -> model ready (bundled model), cold and warm.
 
 cold: an empty cache folder, so the bundled GGUF is converted on this launch (first use);
-warm: the converted folder exists (every later launch). Each launch is a fresh process running the
-real `run_gui` (bench/gui_probe.py wraps MainWindow only to timestamp its show() and model_ready);
-the clock starts in this process just before the child is spawned, so interpreter start-up and
-imports count. For scale, the same run measures an empty Qt window (the floor for "window shown")
+warm: the converted folder exists (every later launch). Each launch is the real `cw-desktop`
+command in a fresh process, timed by the lines it writes to its status file (CW_DESKTOP_STATUS_FILE,
+gui/status_trace.py); the clock starts in this process just before the launch, so interpreter
+start-up and imports count. For scale, the same run measures an empty Qt window (the floor for "window shown")
 and a bare `load_model("bundled")` script (the floor for "model ready").
 
     .venv/bin/python bench/startup.py [--quick] [--runs N] [--no-cold]
@@ -55,13 +55,45 @@ print(json.dumps({{"model_ready": time.time() - float(os.environ["CW_BENCH_T0"])
 
 
 def launch_gui(data: Path, cache: Path, timeout: float = 900) -> dict[str, Any]:
-    out = data / "probe.json"
-    out.unlink(missing_ok=True)
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HF_HUB_OFFLINE": "1", "CW_BENCH_T0": repr(time.time())}
-    subprocess.run([str(common.PYTHON), str(common.REPO / "bench" / "gui_probe.py"), "startup", str(out), "--",
-                    "--data", str(data), "--config", str(data / "config"), "--cache", str(cache)],
-                   env=env, cwd=common.REPO, capture_output=True, text=True, timeout=timeout)
-    return json.loads(out.read_text()) if out.is_file() else {"error": "the window wrote no timings"}
+    """Launch the real `cw-desktop` command (the installed entry point, nothing wrapped) and time the
+    lines it writes to its status file (gui/status_trace.py) on this process's clock."""
+    status = data / "status.jsonl"
+    data.mkdir(parents=True, exist_ok=True)
+    status.unlink(missing_ok=True)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HF_HUB_OFFLINE": "1", "CW_DESKTOP_STATUS_FILE": str(status)}
+    started = time.time()
+    process = subprocess.Popen([str(common.REPO / ".venv" / "bin" / "cw-desktop"), "--data", str(data), "--config",
+                                str(data / "config"), "--cache", str(cache)], env=env, cwd=common.REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    marks: dict[str, Any] = {}
+    try:
+        while time.time() - started < timeout and process.poll() is None:
+            lines = status.read_text(encoding="utf-8").splitlines() if status.is_file() else []
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except ValueError:  # a line being written
+                    continue
+                name = event["event"]
+                if name in ("window_shown", "model_ready", "model_failed") and name not in marks:
+                    marks[name] = time.time() - started
+                    if name == "model_ready":
+                        marks["load_seconds"] = event.get("load_seconds")
+                        marks["backend"] = event.get("backend")
+                    if name == "model_failed":
+                        marks["error"] = event.get("message")
+            if "model_ready" in marks or "error" in marks:
+                break
+            time.sleep(0.005)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if "model_ready" not in marks and "error" not in marks:
+        marks["error"] = f"no model_ready within {timeout:.0f} s: {(process.stderr.read() if process.stderr else '')[-500:]}"
+    return marks
 
 
 def timed_script(code: str) -> dict[str, Any]:
@@ -104,11 +136,11 @@ def run(quick: bool = False, runs: int | None = None, cold: bool = True) -> Sect
                      f"{c.get('model_ready', float('nan')):.2f} s", f"{(c.get('load_seconds') or float('nan')):.2f} s"])
     rows.append(["bare script: import + load_for_inference + engine (floor)", "–",
                  f"{med(data['bare_load'], 'model_ready'):.2f} s", "–"])
-    torch_early = any(r.get("torch_imported_at_window") for r in warm)
+    backends = sorted({str(r.get("backend")) for r in warm if r.get("backend")})
     section.add("Seconds from spawning the process. *model load* is LoadedModel.load_seconds (resolve, convert "
                 "if needed, read weights), measured inside the app.\n\n" + table(
         ["launch", "window shown", "model ready", "model load"], rows)
-        + f"\n\ntorch imported before the window was shown: {'**yes**' if torch_early else 'no'}."
+        + f"\n\nSuggestion engine: {', '.join(backends) or 'unknown'}."
         + (f"\n\nErrors: {errors}" if errors else ""))
     section.data = data
     section.target("launch -> window shown (warm, median)", f"< {WINDOW_TARGET_S:.0f} s", f"{warm_shown:.2f} s",

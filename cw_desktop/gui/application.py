@@ -52,7 +52,7 @@ def run_gui(argv: list[str]) -> int:
     inference = None
     if wants_process(settings.model.inference_process):
         # First of all: the child imports torch on the other core while this one builds the window.
-        inference = InferenceProcess(paths)
+        inference = InferenceProcess(paths, expect=(args.model or settings.model.spec, settings.model.inference_backend))
         inference.start()
 
     app = QApplication.instance() or QApplication([sys.argv[0], *args.qt_args])

@@ -46,7 +46,8 @@ from cw_desktop.gui.theme import apply_theme, colours, editor_font
 from cw_desktop.gui.voice_controller import VoiceController
 from cw_desktop.gui.writing_controller import WritingController
 from cw_desktop.workers.generation_worker import GenerationWorker
-from cw_desktop.workers.inference_process import InferenceProcess, RemoteGenerationWorker, RemoteModelLoader
+from cw_desktop.workers.inference_process import (InferenceProcess, RemoteGenerationWorker, RemoteModelLoader,
+                                                  RemoteVoiceWorker)
 from cw_desktop.workers.threads import start_in_thread, stop_thread
 
 
@@ -180,7 +181,8 @@ class MainWindow(QMainWindow):
                                            banned_phrases=self.generation_panel.banned_phrases)
         self.adapters = AdapterController(self.paths, self.generation, self)
         self.generation_panel.layout().insertWidget(0, self.adapters.strength)
-        self.voice = VoiceController(self.paths, lambda: self.controller.model_spec or self.settings.model.spec, self)
+        self.voice = VoiceController(self.paths, lambda: self.controller.model_spec or self.settings.model.spec, self,
+                                     RemoteVoiceWorker(self.inference) if self.inference else None)
         # A chapter of the open project uses the project's story context (kept in its project file).
         self.projects = ProjectController(self.project_panel, self.documents, self.settings, self, story=self.story)
 

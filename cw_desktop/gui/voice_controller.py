@@ -1,6 +1,8 @@
 """View ▸ Sounds like you: the voice gutter of the current document, kept up to date as the writer edits.
 
-Owns the VoiceWorker (its own QThread and models) and one VoiceGutter per editor. Edits are
+Owns the VoiceWorker and one VoiceGutter per editor. The worker is the window's RemoteVoiceWorker
+when the model runs in its own process (the voice models and torch load there, never here), else a
+VoiceWorker on a QThread of this process (`inference_process = "off"`, the GUI tests). Edits are
 debounced: a pause of DEBOUNCE_MS after the last keystroke sends the whole text, and the worker
 scores only paragraphs it has not seen (its cache is keyed by paragraph text and models).
 """
@@ -27,9 +29,11 @@ class VoiceController(QObject):
     notice = Signal(str)  # for the status bar
     scores_shown = Signal(str, list, bool)  # document key, [(start, end, score)], done
 
-    def __init__(self, paths: AppPaths, current_model: Callable[[], str], parent: QObject | None = None) -> None:
+    def __init__(self, paths: AppPaths, current_model: Callable[[], str], parent: QObject | None = None,
+                 worker: VoiceWorker | None = None) -> None:
         """`current_model()` is the spec suggesting now: the fine-tune compared when the document's
-        project has no adapter of its own."""
+        project has no adapter of its own. `worker` is given when the model runs in the inference
+        process (its stand-in needs no thread here)."""
         super().__init__(parent)
         self.current_model = current_model
         self.choices = AdapterChoices(paths.data_dir, paths.models_dir)
@@ -38,8 +42,8 @@ class VoiceController(QObject):
         self.gutters: dict[int, VoiceGutter] = {}
         self.legend = VoiceLegend()
         self.legend.hide()
-        self.worker = VoiceWorker(paths)
-        self.thread = start_in_thread(self.worker, "cw-voice")
+        self.worker = worker or VoiceWorker(paths)
+        self.thread = start_in_thread(self.worker, "cw-voice") if worker is None else None
         self.worker.scores_ready.connect(self._on_scores)
         self.worker.failed.connect(lambda _request, message: self.notice.emit(f"Sounds like you: {message}"))
         self.worker.status.connect(self.notice)
@@ -120,4 +124,4 @@ class VoiceController(QObject):
 
     def stop(self, timeout_ms: int = 5000) -> bool:
         self.worker.cancel()
-        return stop_thread(self.thread, timeout_ms)
+        return stop_thread(self.thread, timeout_ms) if self.thread is not None else True

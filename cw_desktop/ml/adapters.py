@@ -220,13 +220,13 @@ class AdapterServing:
 
     def serve(self, installed: Any, folder: str | None, strength: float) -> tuple[Any, dict[str, Any]]:
         """(the generator to answer with, what changed: adapter name, strength, seconds, note)."""
-        from cw_desktop.ml.generation import Generator
-
-        if not folder:
+        if not folder:  # the installed engine, maybe llama.cpp in a process without torch: keep it so
             self.folder = None
             if self.engine is not None:
                 self.engine.activate(None)
             return installed, {"adapter": None, "strength": strength, "switch_s": 0.0, "load_s": 0.0, "note": ""}
+        from cw_desktop.ml.generation import Generator
+
         path = Path(folder)
         base_spec = adapter_base(path)
         load_s = 0.0

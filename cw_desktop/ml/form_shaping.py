@@ -228,4 +228,5 @@ class FormLogitsProcessor:
 
         generated = [self.tokenizer.decode(row[self.prompt_tokens:], skip_special_tokens=True) for row in input_ids]
         shaped = self.shaper.shape(scores.detach().float().cpu().numpy(), generated)
-        return torch.from_numpy(shaped).to(scores.dtype)
+        # Back on the scores' device: the fine-tune report samples on cuda/mps when it trains there.
+        return torch.from_numpy(shaped).to(device=scores.device, dtype=scores.dtype)

@@ -96,6 +96,8 @@ class GenerationWorker(Worker):
         self._project_requested.connect(self._set_project)
         self._threads_requested.connect(self._set_threads)
         self._threads_before: int | None = None
+        # Threads asked for while a fine-tune runs (None: all): every engine that answers later gets them too.
+        self._threads_wanted: int | None = None
         self._installed: Any = None  # the generator of the installed model, when an adapter answers instead
         self._adapters: Any = None  # ml.adapters.AdapterServing, made at the first adapter
         self._adapter_requested.connect(self._set_adapter)
@@ -184,7 +186,13 @@ class GenerationWorker(Worker):
     # -- run in the worker thread -----------------------------------------------------------------
     @Slot(object)
     def _set_threads(self, threads: int | None) -> None:
-        set_threads = getattr(self._generator, "set_threads", None)
+        self._threads_wanted = threads
+        if self._generator is not None:  # no model yet: the engine installed next gets them
+            self._apply_threads(self._generator)
+
+    def _apply_threads(self, generator: Any) -> None:
+        threads = self._threads_wanted
+        set_threads = getattr(generator, "set_threads", None)
         if set_threads is not None:  # llama.cpp: the engine's own context (no torch in this process)
             self.threads_changed.emit(set_threads(threads))
             return
@@ -211,6 +219,8 @@ class GenerationWorker(Worker):
             self.install_failed.emit(f"The model {loaded.display_name} could not be used: {exc}")
             return
         self._generator = self._installed = generator
+        if self._threads_wanted is not None:  # a fine-tune runs: a fresh engine would take every core
+            self._apply_threads(generator)
         if self._project_texts:
             self._index_project(self._project_texts)  # the new model has its own tokens
         self.model_installed.emit(model_info(loaded))
@@ -230,6 +240,7 @@ class GenerationWorker(Worker):
             return
         if generator is not None and generator is not self._generator:
             self._generator = generator
+            self._apply_threads(generator)  # llama.cpp and torch each keep their own count
             self._index_project(self._project_texts)
         self.adapter_changed.emit(account)
 

@@ -3,7 +3,8 @@
     python -m cw_desktop.workers.inference_child READ_FD WRITE_FD
 
 The main thread reads the window's calls from READ_FD and applies them to the real
-ModelLoaderWorker and GenerationWorker, each in its QThread as in a single-process editor; every
+ModelLoaderWorker and GenerationWorker (and the voice gutter's VoiceWorker, made on the gutter's
+first request), each in its QThread as in a single-process editor; every
 public signal they emit is written to WRITE_FD from the emitting thread. A loaded model never
 leaves this process: the loader's `loaded(spec, model)` goes out as `loaded(spec, key)` and the
 window's install(key) finds the model here again.
@@ -22,10 +23,11 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.workers.generation_worker import GenerationWorker
-from cw_desktop.workers.inference_process import (GENERATION_TARGET, LOADER_TARGET, public_signals, read_frame,
-                                                  send_frame)
+from cw_desktop.workers.inference_process import (GENERATION_TARGET, LOADER_TARGET, VOICE_TARGET, public_signals,
+                                                  read_frame, send_frame)
 from cw_desktop.workers.model_loader import ModelLoaderWorker
 from cw_desktop.workers.threads import start_in_thread
+from cw_desktop.workers.voice_worker import VoiceWorker
 
 
 class _Preloader(QObject):
@@ -36,15 +38,18 @@ class _Preloader(QObject):
 
     run = Signal()
 
-    def __init__(self, done: Callable[[], None]) -> None:
+    def __init__(self, done: Callable[[], None], prepare: Callable[[], None] | None = None) -> None:
         super().__init__()
         self._done = done
+        self._prepare = prepare
         self.run.connect(self._run)
 
     @Slot()
     def _run(self) -> None:
         _preload()
         self._done()
+        if self._prepare is not None:
+            self._prepare()
 
 
 def _preload() -> None:
@@ -68,6 +73,7 @@ class Child:
         self._loaded: dict[str, Any] = {}  # spec -> LoadedModel, until the window installs it
         self.workers: dict[str, QObject] = {}
         self._threads: list[Any] = []
+        self.paths: AppPaths | None = None
 
     def send(self, message: tuple[Any, ...]) -> None:
         try:
@@ -76,6 +82,7 @@ class Child:
             os._exit(0)  # the window is gone: nothing left to serve
 
     def start(self, paths: AppPaths) -> None:
+        self.paths = paths
         loader = ModelLoaderWorker(paths)
         generation = GenerationWorker()
         self.workers = {LOADER_TARGET: loader, GENERATION_TARGET: generation}
@@ -88,8 +95,20 @@ class Child:
         loader.loaded.connect(self._on_loaded, Qt.ConnectionType.DirectConnection)
         self._threads = [start_in_thread(loader, "cw-model-loader"), start_in_thread(generation, "cw-generation")]
 
-    def preload(self) -> None:
-        self._preloader = _Preloader(lambda: self.send(("ready",)))
+    def start_voice(self) -> VoiceWorker:
+        """The voice gutter's worker, made on its first use: a writer who never turns the gutter on
+        pays nothing for it here (no thread, no voice models, no torch)."""
+        voice = VoiceWorker(self.paths)
+        for name in public_signals(VoiceWorker):
+            getattr(voice, name).connect(self._forwarder(VOICE_TARGET, name), Qt.ConnectionType.DirectConnection)
+        self.workers[VOICE_TARGET] = voice
+        self._threads.append(start_in_thread(voice, "cw-voice"))
+        return voice
+
+    def preload(self, expect: tuple[str, str] | None = None) -> None:
+        loader = self.workers[LOADER_TARGET]
+        prepare = (lambda: loader.prepare(*expect)) if expect and isinstance(loader, ModelLoaderWorker) else None
+        self._preloader = _Preloader(lambda: self.send(("ready",)), prepare)
         self._preloader.moveToThread(self._threads[0])
         self._preloader.run.emit()  # queued: runs in the loader's thread, before any load
 
@@ -105,6 +124,10 @@ class Child:
 
     def call(self, target: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
              request: int | None) -> None:
+        if target == VOICE_TARGET and target not in self.workers:
+            if method == "cancel":
+                return  # nothing to stop yet
+            self.start_voice()
         worker = self.workers[target]
         if target == GENERATION_TARGET and method == "install":
             loaded = self._loaded.pop(args[0], None)
@@ -112,7 +135,7 @@ class Child:
                 self.send(("signal", target, "install_failed", (f"The model {args[0]} is no longer loaded",)))
                 return
             args = (loaded,)
-        if isinstance(worker, GenerationWorker):
+        if isinstance(worker, (GenerationWorker, VoiceWorker)):
             worker._forced_id = request  # the window's id for whatever request this call makes
             try:
                 getattr(worker, method)(*args, **kwargs)
@@ -134,7 +157,8 @@ class Child:
                     self.start(AppPaths.default(config=options["config"], data=options["data"],
                                                 cache=options["cache"]))
                     if preload:
-                        self.preload()
+                        expect = options.get("expect")
+                        self.preload(tuple(expect) if expect else None)
                 elif kind == "call":
                     self.call(*message[1:])
                 elif kind == "setattr":
@@ -147,6 +171,9 @@ class Child:
         generation = self.workers.get(GENERATION_TARGET)
         if isinstance(generation, GenerationWorker):
             generation.cancel()
+        voice = self.workers.get(VOICE_TARGET)
+        if isinstance(voice, VoiceWorker):
+            voice.cancel()  # scoring stops between two blocks of paragraphs
         for thread in self._threads:
             thread.quit()
         for thread in self._threads:

@@ -8,7 +8,8 @@ window being built (2 cores), and a segfault in a native runtime (llama.cpp, tor
 not the editor: the window restarts it and reloads the model.
 
 Shape: the child (workers/inference_child.py) runs the very same ModelLoaderWorker and
-GenerationWorker in QThreads. In this process, `RemoteGenerationWorker` and `RemoteModelLoader`
+GenerationWorker in QThreads (and the voice gutter's VoiceWorker, once the gutter is first used).
+In this process, `RemoteGenerationWorker`, `RemoteModelLoader` and `RemoteVoiceWorker`
 stand in for them: same classes (subclasses), same signals, same public methods, so the
 controllers do not know the difference. A public method call is forwarded as a message; every
 public signal of the child's workers comes back as a message and is re-emitted here.
@@ -30,20 +31,23 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.workers.generation_worker import GenerationWorker
 from cw_desktop.workers.model_loader import ModelLoaderWorker
+from cw_desktop.workers.voice_worker import VoiceWorker
 
 _HEADER = struct.Struct("!I")
 # Signals whose first argument is a request id that ends the request (the child will say no more).
 FINAL_SIGNALS = ("suggestions_ready", "budget_ready", "write_finished", "rewrite_finished", "cancelled", "failed")
 GENERATION_TARGET = "generation"
 LOADER_TARGET = "loader"
+VOICE_TARGET = "voice"  # the "sounds like you" gutter's worker, made in the child on its first call
 
 
 def send_frame(stream: BinaryIO, message: Any, lock: threading.Lock) -> None:
@@ -94,11 +98,15 @@ class InferenceProcess(QObject):
     died = Signal(str)  # why the child ended unexpectedly (it is restarted on the next start())
     ready = Signal()  # the child is up and has imported what a model load needs
 
-    def __init__(self, paths: AppPaths, *, python: str | None = None, preload: bool = True) -> None:
+    def __init__(self, paths: AppPaths, *, python: str | None = None, preload: bool = True,
+                 expect: tuple[str, str] | None = None) -> None:
         super().__init__()
         self.paths = paths
         self.python = python or sys.executable
         self.preload = preload
+        # (model spec, backend) the window will ask for first: the child loads it at once, side by side
+        # with the window being built (first start only; a restart asks for the model right away).
+        self.expect = expect
         self._process: subprocess.Popen[bytes] | None = None
         self._out: BinaryIO | None = None
         self._send_lock = threading.Lock()
@@ -125,7 +133,8 @@ class InferenceProcess(QObject):
         self._out = os.fdopen(to_child_write, "wb")
         reader = os.fdopen(from_child_read, "rb")
         self.send(("init", {"config": str(self.paths.config_dir), "data": str(self.paths.data_dir),
-                            "cache": str(self.paths.cache_dir)}, self.preload))
+                            "cache": str(self.paths.cache_dir), "expect": self.expect}, self.preload))
+        self.expect = None
         threading.Thread(target=self._pump, args=(reader, self._generation, self._process),
                          name="cw-inference-pump", daemon=True).start()
 
@@ -197,7 +206,7 @@ class InferenceProcess(QObject):
 
 
 class _Remote:
-    """Shared by the two stand-ins: forward public calls, re-emit the child's public signals."""
+    """Shared by the stand-ins: forward public calls, re-emit the child's public signals."""
 
     _target = ""
     _process: InferenceProcess
@@ -281,6 +290,55 @@ class RemoteModelLoader(_Remote, ModelLoaderWorker):
     def _before_call(self, name: str, request: int, args: tuple[Any, ...]) -> None:
         # The backend is a plain attribute the model controller sets before each load.
         self._process.send(("setattr", self._target, "backend", self.backend))
+
+
+class RemoteVoiceWorker(_Remote, VoiceWorker):
+    """VoiceWorker whose voice models load and score in the inference process, so turning the gutter
+    on never imports torch in the window. Only its commands cross (submit_score, cancel): text in,
+    [(start, end, score)] out, all plain data.
+
+    A crash of the child fails the open request with the reason; the model controller restarts the
+    child, and the next edit's request loads the voice models there again."""
+
+    _target = VOICE_TARGET
+
+    def __init__(self, process: InferenceProcess) -> None:
+        VoiceWorker.__init__(self, process.paths)
+        self._open: int | None = None  # the newest request, until its last scores or its failure arrive
+        self._started = 0.0  # when the open request's scoring began (for last_seconds, as in the child)
+        self._attach(process, VoiceWorker, ["submit_score", "cancel"])
+        self.scores_ready.connect(self._on_scores)
+        self.failed.connect(self._on_failed)
+        self.models_ready.connect(self._on_models_ready)
+        process.died.connect(self._on_died)
+
+    def _before_call(self, name: str, request: int, args: tuple[Any, ...]) -> None:
+        if name == "cancel":
+            self._open = None
+        elif name == "submit_score":
+            self._open, self._started = request, time.perf_counter()
+            if not self._process.is_running():
+                # Queued, as an answer from the child would be: the caller has its request id first.
+                self._open = None
+                QTimer.singleShot(0, lambda: self.failed.emit(request, "the model process is not running, so the "
+                                  "gutter cannot score (restart cw_desktop if it does not come back)"))
+
+    def _on_models_ready(self, _name: str, _base: str) -> None:
+        self._started = time.perf_counter()  # the child's own clock starts after the load too
+
+    def _on_scores(self, request: int, _document: str, _spans: list, done: bool) -> None:
+        if done and request == self._open:
+            self._open = None
+            self.last_seconds = time.perf_counter() - self._started
+
+    def _on_failed(self, request: Any, _message: str) -> None:
+        if request == self._open:
+            self._open = None
+
+    def _on_died(self, message: str) -> None:
+        if self._open is not None:
+            request, self._open = self._open, None
+            self.failed.emit(request, f"{message}; the gutter scores again after your next edit")
 
 
 def wants_process(setting: str) -> bool:

@@ -30,6 +30,7 @@ class ModelLoaderWorker(Worker):
         self.paths = paths
         # ModelSettings.inference_backend: "auto" | "torch" | "llamacpp" (read at each load).
         self.backend = "auto"
+        self._prepared: tuple[str, str, Any] | None = None  # (spec, backend, LoadedModel) loaded ahead
         self._load_requested.connect(self._load)
         self._download_requested.connect(self._download)
 
@@ -42,8 +43,27 @@ class ModelLoaderWorker(Worker):
         self._download_requested.emit(spec)
 
     # -- worker thread -----------------------------------------------------------------------------
+    def prepare(self, spec: str, backend: str) -> None:
+        """Load `spec` before anyone asks (in this worker's thread): the model process does this at
+        start-up while the window is still being built, so the window's request finds it ready.
+        A failure is left for that request to report."""
+        try:
+            from cw_desktop.ml.backends.selection import load_for_inference
+            from cw_desktop.ml.engine import token_tables
+
+            loaded = load_for_inference(spec, self.paths, backend=backend)
+            token_tables(loaded.tokenizer)  # what the engine would build when the model is installed
+        except Exception:  # noqa: BLE001 - reported by the real request
+            return
+        self._prepared = (spec, backend, loaded)
+
     @Slot(str)
     def _load(self, spec: str) -> None:
+        prepared, self._prepared = self._prepared, None  # any other request drops it: memory
+        if prepared is not None and prepared[:2] == (spec, self.backend):
+            self.progress.emit(spec, 1.0, "Model ready")
+            self.loaded.emit(spec, prepared[2])
+            return
         try:
             from cw_desktop.ml.backends.selection import load_for_inference
 

@@ -40,6 +40,9 @@ class VoiceWorker(Worker):
         self.paths = paths
         self._lock = threading.Lock()
         self._last_id = 0
+        # Set by the inference process (workers/inference_child.py) to the id the window already
+        # handed out, so both ends name a request alike.
+        self._forced_id: int | None = None
         self._scorer: VoiceScorer | None = None
         self._spec = ""
         self.last_seconds = 0.0  # what the last finished request took (tests and the status bar)
@@ -49,7 +52,7 @@ class VoiceWorker(Worker):
     def submit_score(self, document: str, text: str, model_spec: str) -> int:
         """Score `text`'s paragraphs with the fine-tune `model_spec`; supersedes earlier requests."""
         with self._lock:
-            self._last_id += 1
+            self._last_id = max(self._last_id + 1, self._forced_id or 0)
             request = self._last_id
         self._score_requested.emit(request, document, text, model_spec)
         return request

@@ -19,7 +19,7 @@ DRAFT = "The old house stood at the end of the lane, and"
 
 def test_a_crashed_model_process_is_restarted_and_no_text_is_lost(qtbot, qasync_loop, app_paths, tiny_model_dir):
     from cw_desktop.gui.main_window import MainWindow
-    from cw_desktop.workers.inference_process import InferenceProcess
+    from cw_desktop.workers.inference_process import InferenceProcess, RemoteVoiceWorker
 
     settings = Settings()
     settings.model.inference_backend = "torch"
@@ -28,6 +28,7 @@ def test_a_crashed_model_process_is_restarted_and_no_text_is_lost(qtbot, qasync_
     window = MainWindow(app_paths, settings, inference=process)
     qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
     window.show()
+    assert isinstance(window.voice.worker, RemoteVoiceWorker)  # the gutter's models load in the child too
     with qtbot.waitSignal(window.model_ready, timeout=60_000):
         window.switch_model(str(tiny_model_dir))
     editor = window.current_editor()

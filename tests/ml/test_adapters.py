@@ -158,3 +158,22 @@ def test_the_train_cli_refuses_adapter_with_another_mode(tmp_path, capsys) -> No
 
     assert run_cli(["--data", str(tmp_path), "train", str(tmp_path), "--adapter", "--mode", "full"]) == 1
     assert "--adapter saves a LoRA adapter" in capsys.readouterr().err
+
+
+def test_no_adapter_keeps_the_llama_cpp_process_free_of_torch(tmp_path: Path) -> None:
+    """Opening a document without an adapter answers with the installed (llama.cpp) engine at once:
+    it must not import torch first, a stall of seconds in a model process that never needed it."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from cw_desktop.ml.adapters import AdapterServing\n"
+              "installed = object()\n"
+              "engine, account = AdapterServing().serve(installed, None, 0.5)\n"
+              "assert engine is installed and account['adapter'] is None, account\n"
+              "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HOME": str(tmp_path)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "[]"

@@ -162,3 +162,37 @@ def test_a_written_piece_gets_the_writers_banned_phrases(qtbot, worker: Generati
     with qtbot.waitSignal(relay(worker.write_finished).fired, timeout=30_000):
         worker.submit_write("poem", "The Sea", 12, banned_phrases=["suddenly", " Suddenly "])
     assert seen and seen[0].banned_phrases == ["suddenly"] and seen[0].max_new_tokens == 12
+
+
+def test_a_model_installed_while_a_fine_tune_runs_decodes_on_the_smaller_share(qtbot, monkeypatch) -> None:
+    """The fine-tune may start before the model has loaded (or while an adapter answers): the engine
+    that answers next must still leave the trainer its cores, and get them all back afterwards."""
+    from types import SimpleNamespace
+
+    from cw_desktop.ml import backends
+    from cw_desktop.ml.plan import editor_threads_while_training
+
+    class Engine:  # the llama.cpp engine's thread control, without a model
+        def __init__(self) -> None:
+            self.threads: list[int | None] = []
+
+        def set_threads(self, threads: int | None) -> int:
+            self.threads.append(threads)
+            return threads or 2
+
+    engine = Engine()
+    monkeypatch.setattr(backends, "make_generator", lambda loaded: engine)
+    loaded = SimpleNamespace(spec="fake", display_name="fake", folder="fake", context_length=64, load_seconds=0.0,
+                             provenance={}, backend="llamacpp", backend_note="")
+    worker = GenerationWorker()
+    thread = start_in_thread(worker, "test-generation")
+    try:
+        worker.set_training_running(True)  # before any model: nothing to report yet
+        with qtbot.waitSignal(relay(worker.model_installed).fired, timeout=20_000):
+            worker.install(loaded)
+        assert engine.threads == [editor_threads_while_training()]
+        with qtbot.waitSignal(relay(worker.threads_changed).fired, timeout=20_000):
+            worker.set_training_running(False)
+        assert engine.threads[-1] is None
+    finally:
+        assert stop_thread(thread)

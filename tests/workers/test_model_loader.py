@@ -49,3 +49,27 @@ def test_status_line_names_the_base_of_a_fine_tuned_model() -> None:
             "provenance": {"base_model": "bundled", "perplexity_before": 41.2, "perplexity_after": 23.75}}
     assert describe_model(info) == "Austen — fine-tuned from bundled (perplexity 41.2 → 23.8)"
     assert describe_model({"name": "GPT-2 (124M)", "provenance": {}}) == "GPT-2 (124M)"
+
+
+def test_a_model_prepared_at_start_up_answers_the_first_request_at_once(qtbot, loader: ModelLoaderWorker,
+                                                                        tiny_model_dir: Path) -> None:
+    """The model process loads the expected model while the window is built; the window's request
+    then gets that very model, and only once: the next request loads afresh."""
+    loader.prepare(str(tiny_model_dir), "auto")
+    stages: list[str] = []
+    loader.progress.connect(lambda spec, fraction, stage: stages.append(stage))
+    with qtbot.waitSignal(relay(loader.loaded).fired, timeout=30_000) as first:
+        loader.request_load(str(tiny_model_dir))
+    assert stages == ["Model ready"]  # no loading stages: it was ready
+    with qtbot.waitSignal(relay(loader.loaded).fired, timeout=30_000) as second:
+        loader.request_load(str(tiny_model_dir))
+    assert second.args[0][1] is not first.args[0][1] and len(stages) > 2
+
+
+def test_a_prepared_model_for_another_backend_is_not_used(qtbot, loader: ModelLoaderWorker,
+                                                         tiny_model_dir: Path) -> None:
+    loader.prepare(str(tiny_model_dir), "torch")
+    loader.backend = "llamacpp"  # the writer's settings changed before the window asked
+    with qtbot.waitSignal(relay(loader.loaded).fired, timeout=60_000) as loaded:
+        loader.request_load(str(tiny_model_dir))
+    assert loaded.args[0][1].backend == "llamacpp"
