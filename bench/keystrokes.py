@@ -150,7 +150,22 @@ def run(quick: bool = False, writers: tuple[str, ...] = WRITERS, words: int = WO
                 f"(at most {WORDS_PER_CHAPTER} words a chapter).")
     section.add(table(HEADERS, rows))
     section.data = data
+    baseline = [data[f"{w}/greedy-8"]["savings"] for w in writers if f"{w}/greedy-8" in data]
+    editor = [data[f"{w}/prose"]["savings"] for w in writers if f"{w}/prose" in data]
+    if baseline and editor:  # issue 10's targets, on the writers' mean
+        ratio = _mean(editor) / max(1e-9, _mean(baseline))
+        section.target("keystrokes saved, editor default vs greedy-8 baseline", ">= 1.5x",
+                       f"{ratio:.2f}x ({_mean(editor) * 100:.1f}% vs {_mean(baseline) * 100:.1f}%)",
+                       ratio >= 1.5)
+    shown = [(f["junk"], f["junk_n"]) for key, f in data.items() if key.endswith(("/prose", "/project"))]
+    if shown:
+        junk = sum(rate * n for rate, n in shown) / max(1, sum(n for _, n in shown))
+        section.target("junk rate of shown suggestions (editor settings)", "< 2%", f"{junk * 100:.1f}%", junk < 0.02)
     return section
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 HEADERS = ["writer", "ghost text", "keystrokes saved", "first word right", "words taken",

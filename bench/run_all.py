@@ -44,6 +44,7 @@ BENCHMARKS: dict[str, Callable[[bool], list[Section]]] = {
     "threads": _single("threads"),
     "latency": _latency,
     "story_latency": _single("story_latency"),
+    "constraints_cost": lambda quick: [__import__("constraints_cost").run()],  # a micro-benchmark: no --quick
     "cancellation": _single("cancellation"),
     "gui_stall": _single("gui_stall"),
     "startup": _single("startup"),

@@ -40,9 +40,9 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             return fail(f"cannot read memory file {args.memory_file}: {exc}")
 
+    from cw_desktop.core.generation_settings import preset  # not ml.generation: that imports torch
     from cw_desktop.core.settings import Settings
     from cw_desktop.ml.backends import make_generator
-    from cw_desktop.ml.generation import preset
     from cw_desktop.ml.backends.selection import load_for_inference
     from cw_desktop.ml.loading import ModelLoadError
 

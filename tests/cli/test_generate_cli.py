@@ -92,3 +92,17 @@ def test_help_lists_subcommands(capsys) -> None:
     out = capsys.readouterr().out
     for command in ("generate", "models", "paths"):
         assert command in out
+
+
+def test_generate_on_llama_cpp_does_not_import_torch(tmp_path: Path) -> None:
+    """`cw generate` gets the editor's quick engine: nothing before the model load pulls in torch
+    (seconds of imports the llama.cpp engine never uses); here the load fails, so only that is left."""
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from cw_desktop.app import main\n"
+              f"code = main(['--data', {str(tmp_path)!r}, 'generate', '--model', {str(tmp_path / 'nope')!r}, 'Hi'])\n"
+              "print(code, sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip().splitlines()[-1] == "1 []", run.stdout + run.stderr
