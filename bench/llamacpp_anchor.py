@@ -221,8 +221,9 @@ def run(quick: bool = False) -> Section:
                        "decode time vs llama.cpp"], rows))
     _in_anchor_steps(section, anchor, ours)
     section.add(f"Loading the bundled model in this process: for llama.cpp {fast.load_seconds:.2f} s (first load, "
-                f"so including the imports of transformers and llama_cpp), for torch {torch_loaded.load_seconds:.2f} s "
-                "(after them). A Q4_1 GGUF is memory-mapped, not read and de-quantised into float32 tensors.")
+                "so including the import of llama_cpp; that engine needs neither torch nor transformers), for "
+                f"torch {torch_loaded.load_seconds:.2f} s. A Q4_1 GGUF is memory-mapped, not read and de-quantised "
+                "into float32 tensors.")
     windows = 4 if quick else 8
     ppl_torch, ppl_fast, tokens = perplexities(torch_loaded, gguf, [common.clean_text(p) for p in common.HELD_OUT],
                                                windows)
