@@ -162,3 +162,31 @@ def changes_since(model_folder: Path, data_folder: Path, used_files: Iterable[st
     return Changes(changed=changed, since=since, method="modification times",
                    held_out_chapters=list(report.get("held_out_chapters") or []),
                    seed=hp.get("seed"), eval_share=report.get("eval_share"))
+
+
+@dataclass(frozen=True)
+class ContinuationOffer:
+    """The chosen base is a fine-tune of the scanned folder: what continuing it would train on."""
+
+    model: str  # the fine-tune's folder
+    name: str
+    changed: int
+    since: str  # date the fine-tune was made
+    note: str  # how "changed" was decided, when not by fingerprints
+
+
+def continuation_offer(base: str, report: dict[str, Any] | None) -> ContinuationOffer | None:
+    """None unless `base` is a fine-tune folder of the folder the scan `report` describes. Hashes the
+    folder's used files (the manuscripts: a few MB, but a huge folder takes seconds), so the scan
+    worker calls it in its thread, never the dialog."""
+    if not report or not base or base == "bundled" or not Path(base).is_dir():
+        return None
+    folder = Path(report["folder"])
+    if not is_fine_tune_of(Path(base), folder):
+        return None
+    used = [f["path"] for f in report.get("files", []) if f.get("status") == "used"]
+    try:
+        changes = changes_since(Path(base), folder, used)
+    except OSError:
+        return None
+    return ContinuationOffer(base, Path(base).name, len(changes.changed), changes.since[:10], changes.note)

@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal, Slot
 
 from cw_desktop.core.paths import AppPaths
+from cw_desktop.core.training_manifest import continuation_offer
 # For the fine-tune dialog, which does not import ml/: its estimate and default (plain Python, no torch).
 from cw_desktop.ml.plan import DEFAULT_EVAL_SHARE, plan_from_counts  # noqa: F401
 from cw_desktop.ml.scan import (BaseModelFacts, FolderText, ScanCancelled, assemble_report, base_model_facts,
@@ -80,6 +81,7 @@ class ScanWorker(Worker):
                 self._counts[key] = counts
             report = assemble_report(text, base, facts, counts)
             report["request"] = request
+            report["continuation"] = continuation_offer(base, report)  # hashes the files: here, not in the GUI
         except ScanCancelled:
             self.cancelled.emit(request)
             return

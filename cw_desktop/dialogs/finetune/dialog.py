@@ -24,7 +24,7 @@ from cw_desktop.core.settings import Settings
 from cw_desktop.dialogs import questions
 from cw_desktop.dialogs.finetune.common import ERROR_STYLE, rough_duration
 from cw_desktop.dialogs.finetune.folder_page import FolderPage
-from cw_desktop.dialogs.finetune.model_page import ModelPage, continuation_offer
+from cw_desktop.dialogs.finetune.model_page import ModelPage
 from cw_desktop.dialogs.finetune.results import ResultsView
 from cw_desktop.dialogs.finetune.training_page import TrainingPage
 from cw_desktop.dialogs.widgets import button, button_row
@@ -191,7 +191,7 @@ class FineTuneDialog(QDialog):
             return
         self.report = report
         self.folder_page.show_report(report)
-        self.model_page.show_continuation(continuation_offer(self.base_spec(), report))
+        self.model_page.show_continuation(report.get("continuation"))
         if "hyperparameters" in report:
             self.automatic_hp = dict(report["hyperparameters"])
             self.model_page.set_automatic(self.automatic_hp, report["eval_share"])

@@ -3,8 +3,6 @@ continuing a fine-tune on what changed, Advanced settings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -12,7 +10,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QGroupBox, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from cw_desktop.core.training_manifest import changes_since, is_fine_tune_of
+from cw_desktop.core.training_manifest import ContinuationOffer, continuation_offer  # noqa: F401
 from cw_desktop.dialogs.finetune.common import muted
 from cw_desktop.workers.scan_worker import DEFAULT_EVAL_SHARE
 
@@ -24,33 +22,6 @@ MODE_CHOICES = (
 
 
 DEFAULT_TONIGHT_MINUTES = 30
-
-
-@dataclass(frozen=True)
-class ContinuationOffer:
-    """The chosen base is a fine-tune of the scanned folder: what continuing it would train on."""
-
-    model: str  # the fine-tune's folder
-    name: str
-    changed: int
-    since: str  # date the fine-tune was made
-    note: str  # how "changed" was decided, when not by fingerprints
-
-
-def continuation_offer(base: str, report: dict[str, Any] | None) -> ContinuationOffer | None:
-    """None unless `base` is a fine-tune folder of the folder the scan `report` describes. Hashes the
-    folder's used files (the manuscripts, a few MB; done once per scan)."""
-    if not report or not base or base == "bundled" or not Path(base).is_dir():
-        return None
-    folder = Path(report["folder"])
-    if not is_fine_tune_of(Path(base), folder):
-        return None
-    used = [f["path"] for f in report.get("files", []) if f.get("status") == "used"]
-    try:
-        changes = changes_since(Path(base), folder, used)
-    except OSError:
-        return None
-    return ContinuationOffer(base, Path(base).name, len(changes.changed), changes.since[:10], changes.note)
 
 
 class ModelPage(QWidget):
