@@ -62,7 +62,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     top = logits.max(axis=-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
     shifted = logits - top
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row of only -inf: NaN, handled by the caller
         return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
@@ -89,7 +89,12 @@ def sample_next(logits: np.ndarray, settings: GenerationSettings, rng: np.random
         np.put_along_axis(drop, order, before >= settings.top_p, axis=-1)
         probs = np.where(drop, 0.0, probs)
     rng = rng or np.random.default_rng()
-    cumulative = np.cumsum(probs, axis=-1)
+    cumulative = np.cumsum(np.nan_to_num(probs, nan=0.0), axis=-1)
     draws = rng.random(len(probs)) * cumulative[:, -1]
     picks = np.array([np.searchsorted(row, draw, side="right") for row, draw in zip(cumulative, draws)])
+    # A row with nothing left to sample (every score -inf) takes its best raw score, as greedy would,
+    # rather than an arbitrary last token.
+    empty = ~(cumulative[:, -1] > 0)
+    if empty.any():
+        picks[empty] = logits[empty].argmax(axis=-1)
     return np.minimum(picks, probs.shape[-1] - 1).astype(np.int64)

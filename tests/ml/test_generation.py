@@ -238,3 +238,10 @@ def test_form_prompt_knows_its_forms() -> None:
         assert "Night Harbour".upper() in prompt.upper() and settings.max_new_tokens > 100
     with pytest.raises(ValueError):
         form_prompt("sonnet-cycle", "x")
+
+
+def test_a_row_with_nothing_left_to_sample_takes_its_best_score_not_a_random_token() -> None:
+    logits = np.full((2, 6), -np.inf, dtype=np.float32)
+    logits[1, 3] = 1.0  # the second row has one candidate; the first none at all
+    picks = sample_next(logits, GenerationSettings(temperature=0.7, top_k=0, top_p=0.9), np.random.default_rng(0))
+    assert picks.tolist() == [0, 3]  # no error, no NaN: the empty row ends up on its argmax
