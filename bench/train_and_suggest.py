@@ -87,13 +87,16 @@ class Trainer:
             self.process.wait()
 
 
-def session(loaded: Any, draft: str, chunks: list[str]) -> tuple[list[float], list[float]]:
+def session(loaded: Any, draft: str, chunks: list[str], threads: int | None) -> tuple[list[float], list[float]]:
     import torch
 
-    from cw_desktop.ml.generation import Generator, preset
+    from cw_desktop.ml.backends import make_generator
+    from cw_desktop.ml.generation import preset
 
     settings = preset("prose", seed=0)
-    engine = Generator(loaded)
+    engine = make_generator(loaded)  # the editor's engine for this model (llama.cpp or torch)
+    if hasattr(engine, "set_threads"):  # llama.cpp keeps its own count, as the editor's worker sets it
+        engine.set_threads(threads)
     engine.suggest(draft, settings)  # opening the document: the one full prefill
     torch.manual_seed(0)
     first_times, full_times = [], []
@@ -108,15 +111,17 @@ def session(loaded: Any, draft: str, chunks: list[str]) -> tuple[list[float], li
     return first_times, full_times
 
 
-def run(pauses: int = 12) -> Section:
+def run(pauses: int = 12, backend: str = "auto") -> Section:
     import torch
+
+    from cw_desktop.ml.backends.selection import load_for_inference
 
     from cw_desktop.ml.plan import cpu_threads, editor_threads_while_training, trainer_threads_beside_editor
     from gui_stall import writing_folder
 
     common.header("suggestions while training")
     section = Section("5b. Suggestions while a fine-tune runs", ".venv/bin/python bench/train_and_suggest.py")
-    loaded = common.load_bundled()
+    loaded = load_for_inference("bundled", common.shared_paths(), backend=backend)
     text = common.prose()
     draft = common.text_with_tokens(loaded.tokenizer, text, 1000)
     rng = random.Random(0)
@@ -140,7 +145,7 @@ def run(pauses: int = 12) -> Section:
             torch.set_num_threads(editor_threads or default_threads)
             load = common.load_average()
             started = time.perf_counter()
-            first, full = session(loaded, draft, chunks)
+            first, full = session(loaded, draft, chunks, editor_threads)
             ended = time.perf_counter()
             speed = trainer.tokens_per_s(started, ended) if trainer else float("nan")
             if trainer is not None:
@@ -156,7 +161,8 @@ def run(pauses: int = 12) -> Section:
                          ms(median(first)), ms(p90(first)), ms(median(full)), ms(p90(full)),
                          f"{median(full) / idle:.2f}x",
                          "–" if speed != speed else f"{speed:.0f}", load])
-    section.add(f"{pauses} pauses of a typing session on a 1,000-token draft (prose preset), bundled model, "
+    section.add(f"{pauses} pauses of a typing session on a 1,000-token draft (prose preset), bundled model on "
+                f"{loaded.backend}, "
                 f"{cpu_threads()} cores; trainer: `cw-desktop train --mode top` on three Austen extracts:\n\n" + table(
         ["condition", "trainer threads", "editor threads", "first token median", "first token p90",
          "suggestion median", "suggestion p90", "vs no training", "trainer tokens/s", "load average before"], rows))
@@ -167,8 +173,9 @@ def run(pauses: int = 12) -> Section:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pauses", type=int, default=12)
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "llamacpp"))
     args = parser.parse_args()
-    section = run(args.pauses)
+    section = run(args.pauses, args.backend)
     print(section.markdown())
     section.save("train_and_suggest")
 
