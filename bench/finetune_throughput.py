@@ -4,12 +4,15 @@ training mode, plus the held-out perplexity each mode reaches in the same wall-c
 Same model (bundled SmolLM2-135M), same data (three Austen extracts in a manuscripts folder, read,
 cleaned, split by chapter and packed into blocks by the project's pipeline — run_clm's "group texts
 into blocks"), same block size, micro-batch, gradient accumulation, number of steps, learning-rate
-schedule shape, AdamW betas and gradient clipping; the same trainable parameters per mode
-(cw_desktop.ml.training.apply_mode). Each run is a fresh process, so its peak RSS
-(resource.getrusage) is its own. tokens/s counts from the end of step 1 to the last step: the first
-step pays one-off allocation costs in both trainers.
+schedule shape, AdamW betas and gradient clipping, the same torch thread count; the same trainable
+parameters per mode (cw_desktop.ml.training.apply_mode, LoRA without dropout). Each run is a fresh
+process, so its peak RSS is its own. tokens/s counts from the end of step 1 to the last step: the
+first step pays one-off allocation costs in both trainers. The runs of the two sides alternate
+(ours, Trainer, Trainer, ours, ...) so a change in the machine's load hits both; medians are kept.
+With the defaults (2 runs per side for full, 3 for lora and top, no perplexity table) it takes
+~7 minutes on an idle 2-core machine; --with-budget adds the perplexity-per-budget table (~4 minutes more).
 
-    .venv/bin/python bench/finetune_throughput.py [--quick] [--steps N] [--budget S] [--modes full,lora,top] [--no-budget] [--repeats N]
+    .venv/bin/python bench/finetune_throughput.py [--quick] [--steps N] [--budget S] [--modes full,lora,top] [--with-budget] [--repeats N]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +41,9 @@ from cw_desktop.ml import dataset as ds, training as tr
 from cw_desktop.ml.corpus import load_corpus
 from cw_desktop.ml.evaluation import evaluate
 from cw_desktop.ml.loading import load_model
+from cw_desktop.ml.plan import cpu_threads
 
+torch.set_num_threads(cpu_threads())  # both sides: our loop sets the same count again, the Trainer keeps it
 paths = AppPaths.default(data={data!r}, cache={cache!r})
 loaded = load_model("bundled", paths)
 corpus = load_corpus(Path({folder!r}))
@@ -51,13 +57,21 @@ step_times = []
 """
 
 OURS = PREPARE + """
+class Measured(Exception):
+    pass  # the last step is timed: end without the loop's final evaluation (the Trainer run has none)
+
+budget = {budget}
 def on_event(event):
     if event.get("event") == "step":
         step_times.append(time.perf_counter())
-budget = {budget}
+        if not budget and event["step"] == event["max_steps"]:
+            raise Measured
 started = time.perf_counter()
 stop = (lambda: time.perf_counter() - started > budget) if budget else None
-result = tr.run_training(model, data, hp, Path({run_dir!r}), on_event=on_event, should_stop=stop)
+try:
+    tr.run_training(model, data, hp, Path({run_dir!r}), on_event=on_event, should_stop=stop)
+except Measured:
+    pass
 steps = len(step_times)
 tokens_per_step = hp.block_size * hp.batch_size * hp.grad_accum
 speed = (steps - 1) * tokens_per_step / (step_times[-1] - step_times[0]) if steps > 1 else float("nan")
@@ -118,12 +132,16 @@ def writing_folder(root: Path) -> Path:
 
 
 def run(quick: bool = False, steps: int | None = None, budget: float | None = None,
-        modes: tuple[str, ...] | None = None, with_budget: bool = True, repeats: int = 1) -> Section:
+        modes: tuple[str, ...] | None = None, with_budget: bool = False, repeats: int | None = None) -> Section:
     common.header("fine-tuning throughput")
+    started = time.perf_counter()
     from cw_desktop.ml.plan import DEFAULT_CPU_MODE, MODES
 
     steps = steps or (4 if quick else 8)
     budget = budget or (20.0 if quick else 40.0)
+    # A full-mode run takes twice as long as a LoRA one and four times a top one: 2 runs per side for it,
+    # 3 for the others (the median of 3 resists one run hit by a load spike), ~7 minutes on 2 idle cores.
+    runs_per_mode = {mode: repeats or (1 if quick else 2 if mode == "full" else 3) for mode in MODES}
     modes = modes or tuple(MODES)
     section = Section("5. Fine-tuning throughput", f".venv/bin/python bench/finetune_throughput.py{' --quick' if quick else ''}")
     common.load_bundled()
@@ -150,11 +168,12 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
             # Alternated (ours, Trainer, Trainer, ours, ...) so both sides see the same drift in load;
             # the median speed of each side is reported.
             runs_of: dict[str, list[dict[str, Any]]] = {"ours": [], "hf": []}
-            for repeat in range(repeats):
+            for repeat in range(runs_per_mode[mode]):
                 for side in (("ours", "hf") if repeat % 2 == 0 else ("hf", "ours")):
+                    run_started = time.perf_counter()
                     runs_of[side].append(common.run_python(script(OURS if side == "ours" else HF_TRAINER, mode)))
                     print(f"  {mode} {side}: {runs_of[side][-1]['tokens_per_s']:.0f} tok/s "
-                          f"(load {common.load_average()})", flush=True)
+                          f"({time.perf_counter() - run_started:.0f} s, load {common.load_average()})", flush=True)
             ours, theirs = ({**items[0], "tokens_per_s": median([r["tokens_per_s"] for r in items]),
                              "rss_mb": max(r["rss_mb"] for r in items)} for items in (runs_of["ours"], runs_of["hf"]))
             data[f"ours-{mode}"], data[f"hf-{mode}"] = ours, theirs
@@ -171,15 +190,19 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
                          f"{scheduled['tokens_per_s'] / data['hf-full']['tokens_per_s']:.2f}x",
                          f"{scheduled['rss_mb']:.0f} MB", ""])
         first = data[f"ours-{modes[0]}"]
-        section.add(f"{repeats} run(s) per side and mode, alternated, median shown; "
+        section.add(f"{', '.join(f'{runs_per_mode[m]} ({m})' for m in modes)} run(s) per side, alternated, "
+                    f"median shown; "
                     f"{steps} optimizer steps of {first['tokens_per_step']} tokens (block {BLOCK} x batch {BATCH} x "
                     f"accumulation {ACCUM}); {first['train_tokens']:,} training tokens, bundled model:\n\n" + table(
             ["mode", "trainable params", "ours tokens/s", "HF Trainer tokens/s", "ours / Trainer", "ours peak RSS",
              "Trainer peak RSS"], rows))
+        section.add("Single runs (tokens/s, in run order): " + "; ".join(
+            f"{mode} ours {' / '.join(f'{v:.0f}' for v in data[f'all-{mode}']['ours'])}, Trainer "
+            f"{' / '.join(f'{v:.0f}' for v in data[f'all-{mode}']['hf'])}" for mode in modes) + ".")
 
         if not with_budget:  # throughput only (the perplexity-per-budget table takes minutes more)
             section.data = data
-            return finish(section, data, modes)
+            return finish(section, data, modes, started)
         base = common.run_python(script(BASE_PPL, modes[0]))
         budget_rows = [["(base model, untrained)", "–", "–", f"{base['perplexity']:.2f}"]]
         for mode in modes:
@@ -191,14 +214,15 @@ def run(quick: bool = False, steps: int | None = None, budget: float | None = No
                     f"loop per mode, then evaluated on the {base['eval_tokens']:,} held-out tokens):\n\n" + table(
             ["mode", "steps in budget", "tokens seen", "held-out perplexity"], budget_rows))
     section.data = data
-    return finish(section, data, modes)
+    return finish(section, data, modes, started)
 
 
-def finish(section: Section, data: dict[str, Any], modes: tuple[str, ...]) -> Section:
-    section.add(f"Load average at the end: {common.load_average()}.")
+def finish(section: Section, data: dict[str, Any], modes: tuple[str, ...], started: float) -> Section:
+    section.add(f"Load average at the end: {common.load_average()}; the benchmark took "
+                f"{(time.perf_counter() - started) / 60:.1f} min.")
     for mode in modes:
         speed = data[f"ours-{mode}"]["tokens_per_s"] / data[f"hf-{mode}"]["tokens_per_s"]
-        section.target(f"{mode} fine-tuning throughput vs HF Trainer", ">= 1.0x", f"{speed:.2f}x", speed >= 1.0)
+        section.target(f"fine-tuning tokens/s vs HF Trainer, {mode}", ">= 1.0x", f"{speed:.2f}x", speed >= 1.0)
     return section
 
 
@@ -208,11 +232,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int)
     parser.add_argument("--budget", type=float)
     parser.add_argument("--modes")
-    parser.add_argument("--no-budget", action="store_true", help="skip the perplexity-per-budget table")
-    parser.add_argument("--repeats", type=int, default=1, help="runs per side and mode, alternated (median kept)")
+    parser.add_argument("--with-budget", action="store_true", help="add the perplexity-per-budget table")
+    parser.add_argument("--no-budget", action="store_true", help="(the default) no perplexity-per-budget table")
+    parser.add_argument("--repeats", type=int, help="runs per side and mode, alternated (median kept); default 2 (full) / 3")
     args = parser.parse_args()
     section = run(args.quick, args.steps, args.budget, tuple(args.modes.split(",")) if args.modes else None,
-                  with_budget=not args.no_budget, repeats=args.repeats)
+                  with_budget=args.with_budget and not args.no_budget, repeats=args.repeats)
     print(section.markdown())
     section.save("finetune_throughput")
 

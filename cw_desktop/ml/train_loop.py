@@ -30,6 +30,7 @@ from cw_desktop.ml import dataset as ds
 from cw_desktop.ml.checkpoint import read_checkpoint, rng_state, set_rng_state, write_checkpoint
 from cw_desktop.ml.distributed import World, join_world
 from cw_desktop.ml.evaluation import EvalResult, evaluate
+from cw_desktop.ml.lm_loss import causal_lm_loss
 from cw_desktop.ml.optimizer import make_optimizer
 from cw_desktop.ml.plan import Hyperparameters, cpu_threads
 
@@ -238,8 +239,8 @@ def run_training(model: Any, data: ds.PackedData, hp: Hyperparameters, run_dir: 
             syncing = micro == hp.grad_accum - 1
             with contextlib.nullcontext() if syncing else accelerator.no_sync(model):
                 with accelerator.autocast():
-                    # No KV cache: training never reuses it (transformers' Trainer turns it off too).
-                    loss = model(input_ids=x, labels=x, use_cache=False).loss / hp.grad_accum
+                    # No KV cache (training never reuses it); on CPU without the [tokens, vocabulary] logits.
+                    loss = causal_lm_loss(model, x) / hp.grad_accum
                 accelerator.backward(loss)
             loss_total += float(loss.detach())
         if world.count > 1:

@@ -107,6 +107,22 @@ def test_modes_train_the_intended_parameters(tiny_model_dir, app_paths) -> None:
     assert not any("lora_" in n for n, _ in plain.named_parameters())
 
 
+def test_top_mode_trains_only_the_top_blocks_and_the_loss_falls(tiny_model_dir, app_paths, austen_split,
+                                                                tmp_path) -> None:
+    loaded = fresh(tiny_model_dir, app_paths)
+    data = ds.prepare_data(austen_split, loaded.tokenizer, 64)
+    hp = small_hp(mode="top", top_layers=1, max_steps=12, eval_interval=100)
+    model = tr.apply_mode(loaded.model, hp)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    events: list[dict] = []
+    tr.run_training(model, data, hp, tmp_path, on_event=events.append)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(n.startswith(("transformer.h.1.", "transformer.ln_f.")) for n in changed)
+    assert any(n.startswith("transformer.h.1.") for n in changed)
+    losses = [e["loss"] for e in events if e["event"] == "step"]
+    assert sum(losses[-3:]) < sum(losses[:3])
+
+
 def test_the_optimizer_is_the_fused_adamw_over_the_trainable_weights_only(tiny_model_dir, app_paths) -> None:
     model = tr.apply_mode(fresh(tiny_model_dir, app_paths).model, small_hp(mode="top", top_layers=1))
     optimizer = tr.make_optimizer(model, small_hp(mode="top"))
