@@ -12,7 +12,6 @@ import pytest
 from cw_desktop.ml import readers
 from cw_desktop.ml.readers import SkipFile, decode_text, extract_text, html_to_text, read_bytes_readonly
 
-FORMATS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "formats"
 
 TEXT = "Café, naïve façade — “quotes” and ‘apostrophes’.\nSecond line."
 
@@ -64,8 +63,14 @@ def test_rtf_without_header_is_corrupt() -> None:
     assert info.value.reason == "corrupt"
 
 
-def test_truncated_docx_is_corrupt() -> None:
-    data = (FORMATS / "raven.docx").read_bytes()
+def test_truncated_docx_is_corrupt(tmp_path: Path) -> None:
+    import docx  # python-docx: the reader's own library writes a real file, no shared data needed
+
+    document = docx.Document()
+    document.add_paragraph("Once upon a midnight dreary, while I pondered, weak and weary. " * 40)
+    document.save(str(tmp_path / "raven.docx"))
+    data = (tmp_path / "raven.docx").read_bytes()
+    assert extract_text(data, "docx").startswith("Once upon a midnight")  # whole, it reads
     with pytest.raises(SkipFile) as info:
         extract_text(data[: len(data) // 2], "docx")
     assert info.value.reason == "corrupt"
