@@ -125,7 +125,7 @@ class _Decoder:
         banned = [(row, sorted(state.banned[position])) for row, state in enumerate(rows)
                   if position in state.banned]
         if (self.dry is not None and not (position == 0 and prompt.heal_text)) or banned:
-            if np.shares_memory(scores, logits):  # the logits are kept for rollbacks: never edit them
+            if np.may_share_memory(scores, logits):  # the logits are kept for rollbacks: never edit them
                 scores = scores.copy()
             if self.dry is not None and not (position == 0 and prompt.heal_text):
                 self.dry.apply(scores, [prompt.ids + ids for ids in fed])

@@ -95,8 +95,10 @@ class TokenTables:
     strings: list[str]  # raw token strings by id ("Ġthe" for " the")
     doc_start_id: int
     special_ids: set[int]
-    sorted_strings: list[str]  # the token strings in sorted order: the tokens extending a prefix form
-    sorted_ids: np.ndarray  # one contiguous run, found by bisection (token healing)
+    # The token strings in sorted order, and their ids: the tokens extending a prefix form one
+    # contiguous run, found by bisection (token healing) instead of testing all 49k strings.
+    sorted_strings: list[str]
+    sorted_ids: np.ndarray
     special_mask: np.ndarray  # (V,) bool
 
 

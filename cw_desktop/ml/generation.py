@@ -18,9 +18,7 @@ import torch
 # GenerationSettings, PRESETS and preset() live in core/generation_settings.py (the settings file and
 # the GUI need them without torch); the rest in ml/engine.py; all re-exported for the engine's callers.
 from cw_desktop.core.generation_settings import PRESETS, GenerationSettings, preset
-from cw_desktop.ml.decoding import REPETITION_WINDOW, decode_rows  # noqa: F401  (re-exported)
-from cw_desktop.ml.engine import (FORMS, KEEP_AFTER_TRIM, PREFILL_CHUNK, WRITE_RETRIES, Engine,  # noqa: F401
-                                  StopCheck, TokenCallback, form_prompt, reusable_prefix)
+from cw_desktop.ml.engine import FORMS, PREFILL_CHUNK, Engine, StopCheck, form_prompt, reusable_prefix
 from cw_desktop.ml.kv_cache import PrefillCancelled, crop_cache, decoder_layers, new_cache, remove_hooks
 from cw_desktop.ml.loading import LoadedModel
 from cw_desktop.ml.sampling import apply_repetition_penalty, sample_next, stop_index

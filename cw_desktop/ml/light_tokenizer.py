@@ -31,7 +31,6 @@ KNOWN_MODEL_TYPES = (None, "gpt2", "llama")
 # Keys whose effect (on encoding, special tokens or file resolution) this module does not reproduce.
 UNSUPPORTED_KEYS = ("auto_map", "split_special_tokens", "fast_tokenizer_files", "gguf_file",
                     "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output")
-_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 
 
 def load_light_tokenizer(folder: Path) -> LightTokenizer | None:
@@ -204,10 +203,6 @@ class LightTokenizer:
         self._tokenizer.add_tokens(tokens)
 
     # -- vocabulary ----------------------------------------------------------------------------------
-    @property
-    def backend_tokenizer(self) -> Tokenizer:
-        return self._tokenizer
-
     def __len__(self) -> int:
         return self._tokenizer.get_vocab_size(with_added_tokens=True)
 
@@ -220,17 +215,6 @@ class LightTokenizer:
 
     def get_vocab(self) -> dict[str, int]:
         return self._tokenizer.get_vocab(with_added_tokens=True)
-
-    @property
-    def vocab(self) -> dict[str, int]:
-        return self.get_vocab()
-
-    @property
-    def added_tokens_decoder(self) -> dict[int, AddedToken]:
-        return self._tokenizer.get_added_tokens_decoder()
-
-    def get_added_vocab(self) -> dict[str, int]:
-        return {token.content: index for index, token in sorted(self.added_tokens_decoder.items())}
 
     def convert_ids_to_tokens(self, ids: int | Iterable[int], skip_special_tokens: bool = False) -> Any:
         if isinstance(ids, int):
@@ -290,35 +274,6 @@ class LightTokenizer:
         _refuse_options(kwargs)
         return list(self._tokenizer.encode(text, text_pair, add_special_tokens=add_special_tokens).ids)
 
-    def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False) -> list[str]:
-        return list(self._tokenizer.encode(text, pair, add_special_tokens=add_special_tokens).tokens)
-
-    def __call__(self, text: str | list[str], text_pair: str | list[str] | None = None,
-                 add_special_tokens: bool = True, return_attention_mask: bool | None = None,
-                 return_tensors: str | None = None, verbose: bool = True, **kwargs: Any) -> dict[str, Any]:
-        """Like transformers' tokenizer call without padding or truncation: a dict of lists (or, with
-        return_tensors="np", of arrays for a single text or equal-length batch)."""
-        _refuse_options(kwargs)
-        batched = isinstance(text, (list, tuple))
-        texts = list(text) if batched else [text]
-        pairs = list(text_pair) if isinstance(text_pair, (list, tuple)) else [text_pair] * len(texts)
-        inputs = [(t, p) if p is not None else t for t, p in zip(texts, pairs)]
-        encodings = self._tokenizer.encode_batch(inputs, add_special_tokens=add_special_tokens)
-        out: dict[str, Any] = {"input_ids": [list(e.ids) for e in encodings]}
-        if "token_type_ids" in self.model_input_names:
-            out["token_type_ids"] = [list(e.type_ids) for e in encodings]
-        if return_attention_mask if return_attention_mask is not None else "attention_mask" in self.model_input_names:
-            out["attention_mask"] = [list(e.attention_mask) for e in encodings]
-        if not batched:
-            out = {key: value[0] for key, value in out.items()}
-        if return_tensors == "np":
-            import numpy as np
-
-            out = {key: np.array(value if batched else [value], dtype=np.int64) for key, value in out.items()}
-        elif return_tensors is not None:
-            raise NotImplementedError(f"LightTokenizer returns lists or numpy arrays, not '{return_tensors}'")
-        return out
-
     # -- decoding ------------------------------------------------------------------------------------
     def decode(self, token_ids: Any, skip_special_tokens: bool = False,
                clean_up_tokenization_spaces: bool | None = None, **kwargs: Any) -> Any:
@@ -345,14 +300,12 @@ class LightTokenizer:
         return text
 
     # -- chat templates ------------------------------------------------------------------------------
-    def get_chat_template(self, chat_template: str | None = None, tools: list[dict[str, Any]] | None = None) -> str:
+    def get_chat_template(self, chat_template: str | None = None) -> str:
         if isinstance(self.chat_template, dict):
             templates = self.chat_template
             if chat_template is not None and chat_template in templates:
                 return templates[chat_template]
             if chat_template is None:
-                if tools is not None and "tool_use" in templates:
-                    return templates["tool_use"]
                 if "default" in templates:
                     return templates["default"]
                 raise ValueError(f"This model has several chat templates and no default: {sorted(templates)}")
@@ -362,41 +315,20 @@ class LightTokenizer:
             return self.chat_template
         return chat_template
 
-    def apply_chat_template(self, conversation: Any, tools: list[dict[str, Any]] | None = None,
-                            documents: list[dict[str, str]] | None = None, chat_template: str | None = None,
-                            add_generation_prompt: bool = False, continue_final_message: bool | str = False,
-                            tokenize: bool = True, return_dict: bool = True,
-                            return_assistant_tokens_mask: bool = False, **kwargs: Any) -> Any:
-        """transformers' rendering (same sandbox, options and helpers); tokenized without special tokens.
-        Tool functions, continue_final_message and assistant masks are not supported here."""
-        if continue_final_message or return_assistant_tokens_mask or kwargs.get("sanitize_control_tokens"):
-            raise NotImplementedError("LightTokenizer does not support this chat-template option")
-        if any(callable(tool) for tool in tools or []):
-            raise NotImplementedError("LightTokenizer takes tools as JSON schemas only")
-        for option in ("padding", "truncation", "max_length", "return_tensors", "tokenizer_kwargs"):
-            if kwargs.pop(option, None):
-                raise NotImplementedError(f"LightTokenizer.apply_chat_template does not support {option}")
-        template = self.get_chat_template(chat_template, tools)
-        if isinstance(conversation, (list, tuple)) and len(conversation) == 0:
+    def apply_chat_template(self, conversation: list[dict[str, Any]], chat_template: str | None = None,
+                            add_generation_prompt: bool = False, tokenize: bool = True, **kwargs: Any) -> str:
+        """One conversation rendered as transformers renders it (same sandbox and helpers), as text: what
+        the engine asks for (tokenize=False). Tools, documents, batches and tokenized output are
+        transformers' business; they raise here rather than render differently."""
+        if tokenize or kwargs:
+            raise NotImplementedError(f"LightTokenizer renders one conversation to text only (got tokenize={tokenize}, "
+                                      f"{sorted(kwargs)})")
+        if not conversation:
             raise ValueError("Cannot apply chat template to an empty conversation. Provide at least one message.")
-        batched = isinstance(conversation, (list, tuple)) and isinstance(conversation[0], (list, tuple))
-        conversations = list(conversation) if batched else [conversation]
-        compiled = _compile_template(template)
-        extras = _plain({**self.special_tokens_map, **kwargs})
-        rendered = []
-        for chat in conversations:
-            messages = [_without_none(message) for message in chat]
-            messages = _alias_reasoning(_plain(messages))
-            rendered.append(compiled.render(messages=messages, tools=_plain(tools), documents=_plain(documents),
-                                            add_generation_prompt=add_generation_prompt, **extras))
-        if not tokenize:
-            return rendered if batched else rendered[0]
-        ids = [self.encode(text, add_special_tokens=False) for text in rendered]
-        if not return_dict:
-            return ids if batched else ids[0]
-        masks = [[1] * len(row) for row in ids]
-        return {"input_ids": ids, "attention_mask": masks} if batched else {"input_ids": ids[0],
-                                                                            "attention_mask": masks[0]}
+        messages = _plain([_without_none(message) for message in conversation])
+        return _compile_template(self.get_chat_template(chat_template)).render(
+            messages=messages, tools=None, documents=None, add_generation_prompt=add_generation_prompt,
+            **_plain(self.special_tokens_map))
 
 
 def clean_up_tokenization(text: str) -> str:
@@ -442,17 +374,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "shape", None) == ():
         return _plain(value.item())  # a numpy scalar
     return f"<{type(value).__name__}>"
-
-
-def _alias_reasoning(chat: list[Any]) -> list[Any]:
-    aliased = []
-    for message in chat:
-        if isinstance(message, dict):
-            reasoning = next((message[key] for key in _REASONING_FIELDS if message.get(key) is not None), None)
-            if reasoning is not None:
-                message = {"thinking": reasoning, **message, "reasoning_content": reasoning}
-        aliased.append(message)
-    return aliased
 
 
 @lru_cache(maxsize=16)

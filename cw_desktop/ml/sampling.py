@@ -75,26 +75,28 @@ def sample_next(logits: np.ndarray, settings: GenerationSettings, rng: np.random
     """Pick one token per row. logits (B, V) -> (B,) int64"""
     if settings.temperature <= 0:
         return logits.argmax(axis=-1).astype(np.int64)
-    logits = logits.astype(np.float64) / settings.temperature
-    if 0 < settings.top_k < logits.shape[-1]:
-        kth = np.partition(logits, -settings.top_k, axis=-1)[:, -settings.top_k][:, None]
-        logits = np.where(logits < kth, -np.inf, logits)
-    probs = np.exp(log_softmax(logits))
-    if settings.top_p < 1.0:
-        order = np.argsort(-logits, axis=-1, kind="stable")
-        sorted_probs = np.take_along_axis(probs, order, axis=-1)
-        # Drop a token once the mass *before* it already reaches top_p (the top token always stays).
-        before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
-        drop = np.zeros_like(probs, dtype=bool)
-        np.put_along_axis(drop, order, before >= settings.top_p, axis=-1)
-        probs = np.where(drop, 0.0, probs)
     rng = rng or np.random.default_rng()
-    cumulative = np.cumsum(np.nan_to_num(probs, nan=0.0), axis=-1)
-    draws = rng.random(len(probs)) * cumulative[:, -1]
-    picks = np.array([np.searchsorted(row, draw, side="right") for row, draw in zip(cumulative, draws)])
-    # A row with nothing left to sample (every score -inf) takes its best raw score, as greedy would,
-    # rather than an arbitrary last token.
-    empty = ~(cumulative[:, -1] > 0)
-    if empty.any():
-        picks[empty] = logits[empty].argmax(axis=-1)
-    return np.minimum(picks, probs.shape[-1] - 1).astype(np.int64)
+    return np.array([_sample_row(row, settings, rng) for row in logits], dtype=np.int64)
+
+
+def _sample_row(logits: np.ndarray, settings: GenerationSettings, rng: np.random.Generator) -> int:
+    """Temperature, top-k, top-p, then one draw, over the candidates only: after top-k that is a few
+    dozen tokens instead of the whole vocabulary, and this runs every step of every alternative."""
+    if 0 < settings.top_k < len(logits):
+        kth = np.partition(logits, -settings.top_k)[-settings.top_k]
+        candidates = np.flatnonzero(logits >= kth)  # ties at the k-th score all stay
+    else:
+        candidates = np.flatnonzero(logits > -np.inf)
+    if len(candidates) == 0:  # every score -inf: take the best raw score, as greedy would
+        return int(logits.argmax())
+    scaled = logits[candidates].astype(np.float64) / settings.temperature
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    if settings.top_p < 1.0:
+        order = np.argsort(-scaled, kind="stable")
+        ranked = probs[order]
+        # Drop a token once the mass *before* it already reaches top_p (the top token always stays).
+        probs[order[np.cumsum(ranked) - ranked >= settings.top_p]] = 0.0
+    cumulative = np.cumsum(probs)
+    pick = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    return int(candidates[min(pick, len(candidates) - 1)])

@@ -136,7 +136,7 @@ def test_the_fine_tune_reports_poem_sample_is_shaped_too(tiny_loaded) -> None:
 
 
 def test_a_piece_that_junk_cut_short_is_written_again(tiny_loaded, monkeypatch) -> None:
-    from cw_desktop.ml import generation
+    from cw_desktop.ml import engine as engine_module
 
     engine = Generator(tiny_loaded)
     attempts: list[int | None] = []
@@ -156,4 +156,4 @@ def test_a_piece_that_junk_cut_short_is_written_again(tiny_loaded, monkeypatch) 
     assert attempts == [3, 4] and looks_like_poem(piece.text)
     attempts.clear()
     engine.write("Night Harbour\n\n", settings, form="story")  # a story is never cut short by form
-    assert len(attempts) == 1 and generation.WRITE_RETRIES >= 1
+    assert len(attempts) == 1 and engine_module.WRITE_RETRIES >= 1

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QGroupBox, QLabel, QLineEdit, QPushButton, QRadioButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from cw_desktop.core.training_manifest import ContinuationOffer, continuation_offer  # noqa: F401
+from cw_desktop.core.training_manifest import ContinuationOffer
 from cw_desktop.dialogs.finetune.common import muted
 from cw_desktop.workers.scan_worker import DEFAULT_EVAL_SHARE
 
