@@ -11,7 +11,8 @@ CPU-second. Decoding of a suggestion stops once it has diverged from the text (t
 change after that), which makes the measure ~3x cheaper without changing it.
 
     .venv/bin/python bench/keystrokes.py [--quick] [--writers austen,doyle] [--words 500]
-        [--configs greedy-8,before,greedy-rep,greedy,draft,project,prose,prose-nodry] [--model bundled|<path>]
+        [--configs greedy-8,before,greedy-rep,greedy,draft,project,prose,prose-c1,greedy-c3,greedy-c5,prose-nodry]
+        [--model bundled|<path>]
         [--ngram-weights 2:0.15,3:0.3,4:0.4]
 """
 
@@ -58,7 +59,13 @@ def configs() -> dict[str, Config]:
                         vocabulary="draft"),
         "project": Config("ghost greedy + junk filter + draft and folder n-grams",
                           dict(greedy, repetition_penalty=1.0), vocabulary="project"),
-        "prose": Config("prose preset now (editor default)", prose, vocabulary="project"),
+        "prose": Config("prose preset now (editor default): 3 first words weighed", prose, vocabulary="project"),
+        "greedy-c3": Config("ghost greedy, chosen among 3 first words by typing expected saved",
+                            dict(greedy, repetition_penalty=1.0, ghost_choices=3)),
+        "greedy-c5": Config("ghost greedy, chosen among 5 first words by typing expected saved",
+                            dict(greedy, repetition_penalty=1.0, ghost_choices=5)),
+        "prose-c1": Config("prose preset, one greedy ghost (before weighing first words)", dict(prose, ghost_choices=1),
+                           vocabulary="project"),
         # The prose preset carries a mild DRY penalty, which the ghost text keeps: measured without it.
         "prose-nodry": Config("prose preset without DRY", dict(prose, dry_multiplier=0.0), vocabulary="project"),
     }
@@ -94,6 +101,16 @@ def _shares_passage(text: str, openings: list[str], span: int = 12) -> bool:
     return False
 
 
+def _fine_tune_of_writer(engine: Any) -> bool:
+    from cw_desktop.core.training_manifest import is_fine_tune_of
+
+    folder = getattr(engine.loaded, "folder", None)
+    return bool(folder) and is_fine_tune_of(folder, common.WRITERS / _WRITER[0])
+
+
+_WRITER = [""]  # the writer being typed (run() sets it)
+
+
 def run_config(engine: Any, config: Config, texts: list[str], project_texts: list[str]) -> dict[str, Any]:
     from cw_desktop.ml import junk as junk_module
     from cw_desktop.ml.generation import GenerationSettings
@@ -104,7 +121,9 @@ def run_config(engine: Any, config: Config, texts: list[str], project_texts: lis
     settings = GenerationSettings(**{**config.settings, "alternatives": 1, "seed": 0}).validated()
     engine.vocabulary = None if config.vocabulary == "off" else ProjectVocabulary()
     if config.vocabulary == "project":
-        engine.set_project_texts(project_texts)
+        # As the editor does (Engine.set_project_files): a fine-tune of this very folder has learned
+        # its files, so none of them goes into the n-gram cache; the draft's own n-grams stay.
+        engine.set_project_texts([] if _fine_tune_of_writer(engine) else project_texts)
     junk_clean = _ORIGINAL.setdefault("clean", junk_module.clean_suggestion)
     junk_module.clean_suggestion = junk_clean if config.junk_filter else (lambda text, context="": (text, False))
     cpu = time.process_time()
@@ -124,7 +143,7 @@ def run(quick: bool = False, writers: tuple[str, ...] = WRITERS, words: int = WO
 
     words = 120 if quick else words
     all_configs = configs()
-    chosen = chosen or (["before", "prose"] if quick else ["greedy-8", "before", "prose"])
+    chosen = chosen or (["before", "prose"] if quick else ["greedy-8", "before", "prose-c1", "prose"])
     common.header("keystrokes")
     # The editor's own engine ("auto": llama.cpp on the quantised weights when installed, as the
     # editor picks it), so the figures are what a writer gets; --backend torch for the float32 model.
@@ -134,6 +153,7 @@ def run(quick: bool = False, writers: tuple[str, ...] = WRITERS, words: int = WO
                       ".venv/bin/python bench/keystrokes.py")
     rows, data = [], {}
     for writer in writers:
+        _WRITER[0] = writer
         texts, train = held_out_texts(writer, words)
         for key in chosen:
             started = time.perf_counter()

@@ -119,14 +119,19 @@ def anchor_figures(gguf: Path, draft_ids: list[int], rounds: int) -> dict[str, l
 def engine_figures(loaded: Any, draft: str, steps: list[str]) -> dict[str, float]:
     """Typing pauses on a draft: first token, a full 24-token suggestion, 3 alternatives, and the
     decode time per token inside a suggestion."""
+    from dataclasses import replace
+
     from cw_desktop.ml.backends import make_generator
-    from cw_desktop.ml.generation import GenerationSettings
+    from cw_desktop.ml.generation import PRESETS, GenerationSettings
 
     one = GenerationSettings(max_new_tokens=MAX_NEW, stop="none", alternatives=1, seed=0)
     three = GenerationSettings(max_new_tokens=MAX_NEW, stop="none", alternatives=3, seed=0)
+    # The editor's ghost text weighs a few openings (GenerationSettings.ghost_choices, the presets):
+    # the same pauses with that on, beside the single greedy row.
+    weighed_one = replace(one, ghost_choices=PRESETS["prose"].ghost_choices)
     engine = make_generator(loaded)
     engine.suggest(draft, one)  # opening the document: the one full prefill, not a pause
-    first, full, per_token, alternatives = [], [], [], []
+    first, full, per_token, alternatives, weighed_first, weighed_full = [], [], [], [], [], []
     for chunk in steps:
         draft += chunk
         seen: list[float] = []
@@ -140,8 +145,15 @@ def engine_figures(loaded: Any, draft: str, steps: list[str]) -> dict[str, float
         started = time.perf_counter()
         engine.suggest(draft, three)
         alternatives.append(time.perf_counter() - started)
+        if weighed_one.ghost_choices > 1:
+            seen = []
+            started = time.perf_counter()
+            engine.suggest(draft, weighed_one, on_token=lambda _i, _t: seen.append(time.perf_counter()) if not seen else None)
+            weighed_full.append(time.perf_counter() - started)
+            weighed_first.append((seen[0] if seen else started + weighed_full[-1]) - started)
     return {"first_s": median(first), "full_s": median(full), "decode_s": median(per_token),
-            "alternatives_s": median(alternatives)}
+            "alternatives_s": median(alternatives), "weighed_first_s": median(weighed_first),
+            "weighed_full_s": median(weighed_full), "ghost_choices": weighed_one.ghost_choices}
 
 
 def perplexities(loaded_torch: Any, gguf: Path, texts: list[str], windows: int) -> tuple[float, float, int]:
@@ -213,6 +225,8 @@ def run(quick: bool = False) -> Section:
          f"{anchor['prefill_s']:.2f} s", "1.00x"],
         ["engine on llama.cpp", ms(ours["first_s"]), ms(ours["full_s"]), ms(ours["alternatives_s"]),
          ms(ours["decode_s"]), "–", "–", f"{ours['decode_s'] / anchor['decode_s']:.2f}x"],
+        *([[f"engine on llama.cpp, ghost weighing {ours['ghost_choices']} openings (editor)", ms(ours["weighed_first_s"]),
+             ms(ours["weighed_full_s"]), "–", "–", "–", "–", "–"]] if ours["weighed_full_s"] == ours["weighed_full_s"] else []),
         ["engine on torch fp32", ms(old["first_s"]), ms(old["full_s"]), ms(old["alternatives_s"]),
          ms(old["decode_s"]), "–", "–", f"{old['decode_s'] / anchor['decode_s']:.2f}x"],
     ]
@@ -256,6 +270,11 @@ def _targets(section: Section, anchor: dict[str, float], ours: dict[str, float],
                    ours["full_s"] <= 0.6)
     section.target("three alternatives", "<= 1.5 s", ms(ours["alternatives_s"]), ours["alternatives_s"] <= 1.5)
     section.target(f"first token at {DRAFT_TOKENS} tokens", "<= 100 ms", ms(ours["first_s"]), ours["first_s"] <= 0.1)
+    if ours["weighed_full_s"] == ours["weighed_full_s"]:  # not NaN: the editor's presets weigh openings
+        section.target(f"same, editor's ghost text ({ours['ghost_choices']} openings weighed)", "<= 100 ms",
+                       ms(ours["weighed_first_s"]), ours["weighed_first_s"] <= 0.1)
+        section.target(f"full {MAX_NEW}-token suggestion, editor's ghost text", "<= 0.6 s",
+                       ms(ours["weighed_full_s"]), ours["weighed_full_s"] <= 0.6)
     section.target("perplexity cost vs fp32", "<= 2%", f"{cost * 100:+.2f}%", cost <= 0.02)
 
 

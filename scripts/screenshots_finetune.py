@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("--base", default="bundled")
     parser.add_argument("--max-steps", type=int, default=30)
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    parser.add_argument("--until-model-page", action="store_true",
+                        help="stop after the scan and model pages (no training: a minute, not 10-20)")
     parser.add_argument("--shot-after-evals", type=int, default=3,
                         help="take the training screenshot after this many held-out evaluations")
     args = parser.parse_args()
@@ -91,6 +93,9 @@ def main() -> int:
     dialog.model_page.advanced_toggle.setChecked(True)
     dialog.model_page.steps_spin.setValue(args.max_steps)
     shoot(app, dialog, out / "finetune-2-model.png")
+    if args.until_model_page:
+        dialog.reject()
+        return 0
 
     # 3. Training, once the chart has a few held-out points.
     dialog.next_button.click()

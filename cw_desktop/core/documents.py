@@ -60,6 +60,24 @@ class TextFile:
         return self.encoding.newline
 
 
+# Characters Qt's text document cannot hold as they are: it turns each into a paragraph break
+# (U+2029 is its own paragraph separator, U+FDD0/U+FDD1 its frame markers), so a file holding one
+# would come back changed on save. Found by trying every code point through the editor.
+EDITOR_UNSAFE = {"\u2029": "PARAGRAPH SEPARATOR", "\ufdd0": "U+FDD0", "\ufdd1": "U+FDD1"}
+
+
+def editor_unsafe_characters(text: str) -> str:
+    """"" if the editor keeps `text` exactly; else which characters it would change and where the
+    first is, e.g. "2 characters (PARAGRAPH SEPARATOR), the first on line 3"."""
+    found = [i for i, ch in enumerate(text) if ch in EDITOR_UNSAFE]
+    if not found:
+        return ""
+    names = ", ".join(sorted({EDITOR_UNSAFE[text[i]] for i in found}))
+    line = text.count("\n", 0, found[0]) + 1
+    count = f"{len(found)} character{'s' if len(found) > 1 else ''}"
+    return f"{count} ({names}), the first on line {line}"
+
+
 # -- reading and saving --------------------------------------------------------------------------
 
 def read_text_file(path: str | os.PathLike[str]) -> TextFile:

@@ -77,6 +77,15 @@ def read_manifest(model_folder: Path) -> dict[str, Any] | None:
     return data if data.get("files") is not None else None
 
 
+def learned_files(model_folder: Any) -> set[str]:
+    """sha256 of the files a fine-tune trained on (its manifest; empty for any other model)."""
+    if not model_folder:
+        return set()
+    manifest = read_manifest(Path(model_folder)) or {}
+    return {str(entry["sha256"]) for entry in manifest.get("files") or ()
+            if isinstance(entry, dict) and entry.get("sha256")}
+
+
 @dataclass
 class Changes:
     """What changed in a folder since a fine-tune of it was made."""

@@ -13,7 +13,8 @@ from typing import Any
 from PySide6.QtGui import QTextCursor
 
 from cw_desktop.core.disk_stamp import DiskStamp, current_stamp, disk_change
-from cw_desktop.core.documents import UnencodableDocument, read_text_file, save_text_file
+from cw_desktop.core.documents import (DocumentError, UnencodableDocument, editor_unsafe_characters, read_text_file,
+                                      save_text_file)
 from cw_desktop.gui.document_tab import DocumentTab
 
 
@@ -56,6 +57,10 @@ def reload_document(tab: DocumentTab) -> None:
     """
     assert tab.path is not None
     loaded = read_text_file(tab.path)
+    unsafe = editor_unsafe_characters(loaded.text)
+    if unsafe:  # reloading would tie this tab to a file it cannot save back exactly (open_path)
+        raise DocumentError(f"{tab.path} now contains {unsafe} that the editor cannot keep as they are; "
+                            "your text stays as it is. Open the file again to work on a copy of it.")
     cursor = QTextCursor(tab.editor.document())
     cursor.beginEditBlock()
     cursor.select(QTextCursor.SelectionType.Document)

@@ -17,7 +17,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QTabBar, QTabWidget, QToolButton
 
 from cw_desktop.core.disk_stamp import DiskStamp, current_stamp
-from cw_desktop.core.documents import DocumentError, RecoveryEntry, RecoveryStore, read_text_file, update_recent
+from cw_desktop.core.documents import (DocumentError, RecoveryEntry, RecoveryStore, editor_unsafe_characters,
+                                      read_text_file, update_recent)
 from cw_desktop.core.paths import AppPaths
 from cw_desktop.core.processes import pid_alive
 from cw_desktop.core.settings import Settings
@@ -166,7 +167,21 @@ class DocumentsController(QObject):
         except DocumentError as exc:
             self.prompts.error("Cannot open", str(exc))
             return None
+        unsafe = editor_unsafe_characters(loaded.text)
         tab = self._blank_or_new_tab()
+        if unsafe:
+            # The editor would turn these into line breaks, and a save would write them over the
+            # file: open a copy instead, so the file itself can never be changed from here.
+            tab.encoding = loaded.encoding
+            tab.editor.setPlainText(loaded.text)
+            tab.editor.document().setModified(True)
+            self.refresh_title(tab)
+            self._on_tab_changed()
+            self.prompts.error("Opened as a copy", f"“{path}” contains {unsafe} that the editor cannot keep "
+                               "as they are: it would show and save each as a line break. It opened as an "
+                               "untitled copy, so the file itself is never changed; save the copy under a new "
+                               "name if you want to keep working on it.")
+            return tab
         tab.path, tab.encoding, tab.disk_stamp = path, loaded.encoding, loaded.stamp
         tab.editor.setPlainText(loaded.text)
         tab.editor.document().setModified(False)

@@ -27,6 +27,7 @@ import numpy as np
 from cw_desktop.core.generation_settings import GenerationSettings
 from cw_desktop.ml import junk
 from cw_desktop.ml.constraints import BannedPhrases, DryPenalty, banned_phrases
+from cw_desktop.ml.keystrokes import expected_typing_saved
 from cw_desktop.ml.project_ngrams import MAX_ORDER
 from cw_desktop.ml.sampling import apply_repetition_penalty, log_softmax, sample_next, stop_index
 
@@ -34,6 +35,9 @@ _BREAKS = re.compile("\r\n?|[\u2028\u2029\x0b\x0c\x85]")
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 
 REPETITION_WINDOW = 64  # recent tokens the repetition penalty looks at
+# Tokens each opening of the ghost text is decoded for before the best one is kept: about the
+# first four words, which hold nearly all the typing a suggestion saves (bench/keystrokes.py).
+BRANCH_LOOKAHEAD = 6
 ROLLBACK_WINDOW = 32  # positions whose logits are kept: a banned phrase may span this many tokens
 MAX_ROLLBACKS = 12  # per row and request; then the row ends before the phrase instead
 
@@ -56,6 +60,7 @@ class DecodingEngine(Protocol):
     def _step(self, cache: Any, next_ids: np.ndarray) -> tuple[Any, np.ndarray]: ...
     def _crop_cache(self, cache: Any, length: int) -> None: ...
     def _cache_length(self, cache: Any) -> int: ...
+    def _keep_row(self, cache: Any, row: int) -> Any: ...
 
 
 @dataclass
@@ -93,6 +98,8 @@ class _Decoder:
         self.first_index = first_index
         self.on_token = on_token
         self.started = started
+        self.weighing = False  # several openings of the ghost text are being weighed (decode_rows' branch)
+        self.leader_shown = ""
         self.bans: BannedPhrases = banned_phrases(tuple(settings.banned_phrases))
         # The draft's end before the healed token: a phrase may start in the writer's text and be
         # completed by the suggestion ("all of a" + " sudden").
@@ -157,6 +164,10 @@ class _Decoder:
         return text, "stop" if was_junk else reason
 
     def stream(self, row: int, state: _Row) -> None:
+        if not self.weighing:  # while openings are weighed, stream_leader shows one text for all
+            self._send(row, state)
+
+    def _send(self, row: int, state: _Row) -> None:
         shown = state.text if state.finished else junk.streamable(state.text)
         if self.bans and not state.finished:
             held = self.bans.pending(self.draft_tail + shown)
@@ -168,6 +179,23 @@ class _Decoder:
                 stats.first_token_s = time.perf_counter() - self.started
             self.on_token(self.first_index + row, shown)
             state.shown = shown
+
+    def stream_leader(self, rows: list[_Row]) -> None:
+        """Show the opening now expected to save the most typing, as row 0 (it may change until
+        one is kept: a few tokens in, within ~0.1 s)."""
+        leader = rows[self.best_row(rows)]
+        leader.shown = self.leader_shown
+        self._send(0, leader)
+        self.leader_shown = leader.shown
+
+    def best_row(self, rows: list[_Row]) -> int:
+        """The row expected to save the writer the most typing (the first on a tie)."""
+        heal = self.prompt.heal_chars
+        # Under the model alone: weighing by the scores with the project vocabulary mixed in saved
+        # no more (12.8% vs 12.95% on two writers, bench/keystrokes.py).
+        expected = [expected_typing_saved(self.engine._decode(state.generated), state.ends, state.logprobs,
+                                          skip=heal, shown=len(state.text)) for state in rows]
+        return max(range(len(rows)), key=lambda row: (expected[row], -row))
 
     def banned_start(self, state: _Row, full: str) -> int | None:
         """The index of the token where a banned phrase in the row's text (decoded: `full`) starts."""
@@ -183,15 +211,20 @@ class _Decoder:
 def decode_rows(engine: DecodingEngine, logits: np.ndarray, cache: Any, prompt: Any, settings: GenerationSettings,
                 first_index: int, on_token: TokenCallback | None, should_stop: StopCheck | None,
                 rng: np.random.Generator | None, started: float,
-                ahead: np.ndarray | None = None) -> list[RowResult]:
+                ahead: np.ndarray | None = None, branch: bool = False) -> list[RowResult]:
     """Sample up to max_new_tokens for each row of `logits` (B, V), extending `cache` in place.
 
     The cache holds len(prompt.ids) positions (plus prompt.heal_id when `ahead` is given). `ahead`
     (1, V): the model's prediction after the healed token; if the first sample is that same token
     (the draft ended with a whole word), the next step needs no model call.
+    `branch`: the rows (all given the same logits) start with the B best first tokens, one each,
+    instead of sampling them, so they are B different openings of the ghost text. After
+    BRANCH_LOOKAHEAD tokens only the row expected to save the most typing decodes on, and one row
+    comes back. Until then the current leader streams, as row 0.
     """
     decoder = _Decoder(engine, prompt, settings, first_index, on_token, started)
     count = logits.shape[0]
+    decoder.weighing = engine.last_stats.weighing = branch and count > 1  # the leader streams as row 0
     rows = [_Row() for _ in range(count)]
     fed: list[list[int]] = [[] for _ in range(count)]  # tokens in the cache after the prompt, per row
     prompt_length = len(prompt.ids)
@@ -203,7 +236,11 @@ def decode_rows(engine: DecodingEngine, logits: np.ndarray, cache: Any, prompt: 
             for state in rows:
                 state.finished = state.finished or "cancelled"
             break
-        next_ids = sample_next(decoder.scores(logits, position, fed, rows), settings, rng)  # (B,)
+        scores = decoder.scores(logits, position, fed, rows)
+        if branch and position == 0 and not rows[0].generated and count > 1:
+            next_ids = best_first_tokens(scores[0], count)
+        else:
+            next_ids = sample_next(scores, settings, rng)  # (B,)
         for row, state in enumerate(rows):
             if not state.finished and len(state.generated) > position:  # replaying after another row's rollback
                 next_ids[row] = state.generated[position]
@@ -248,6 +285,17 @@ def decode_rows(engine: DecodingEngine, logits: np.ndarray, cache: Any, prompt: 
                 del history[old]
             position, logits, ahead = rollback_to, history[rollback_to], None
             continue
+        if branch and count > 1 and (position + 1 >= BRANCH_LOOKAHEAD or all(state.finished for state in rows)):
+            # Keep only the opening expected to save the most typing; it alone decodes on.
+            keep = decoder.best_row(rows)
+            rows, fed, count = [rows[keep]], [fed[keep]], 1
+            next_ids = next_ids[keep:keep + 1]
+            history = {p: kept[keep:keep + 1] for p, kept in history.items()}
+            cache = engine._keep_row(cache, keep)
+            decoder.weighing = engine.last_stats.weighing = False
+            decoder.stream(0, rows[0])
+        elif decoder.weighing:
+            decoder.stream_leader(rows)
         if all(state.finished for state in rows):
             break
         for row, ids in enumerate(fed):
@@ -263,6 +311,9 @@ def decode_rows(engine: DecodingEngine, logits: np.ndarray, cache: Any, prompt: 
         position += 1
         history[position] = logits
         history.pop(position - ROLLBACK_WINDOW, None)
+    if len(rows) > 1 and decoder.weighing:  # cancelled while the openings were weighed
+        rows = [rows[decoder.best_row(rows)]]
+        engine.last_stats.weighing = False
     results = []
     for state in rows:
         text = state.text
@@ -272,3 +323,14 @@ def decode_rows(engine: DecodingEngine, logits: np.ndarray, cache: Any, prompt: 
         results.append(RowResult(text=text, tokens=len(state.generated), finish_reason=state.finished or "length",
                                  score=sum(state.logprobs) / max(1, len(state.generated)), ids=state.generated))
     return results
+
+
+def best_first_tokens(scores: np.ndarray, count: int) -> np.ndarray:
+    """The `count` highest-scoring tokens of `scores` (V,), best first; the best repeats where
+    fewer are allowed (such a row equals the first one and loses the tie to it)."""
+    top = np.argpartition(-scores, min(count, scores.shape[0] - 1))[:count]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    allowed = top[np.isfinite(scores[top])]
+    if allowed.size == 0:
+        allowed = top[:1]
+    return np.concatenate([allowed, np.repeat(allowed[:1], count - allowed.size)]).astype(np.int64)

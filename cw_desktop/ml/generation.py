@@ -107,6 +107,10 @@ class Generator(Engine):
     def _cache_length(self, cache: Any) -> int:
         return int(cache.get_seq_length())
 
+    def _keep_row(self, cache: Any, row: int) -> Any:
+        cache.batch_select_indices(torch.tensor([row]))
+        return cache
+
 
 __all__ = ["GenerationSettings", "PRESETS", "preset", "Suggestion", "TokenBudget", "Generator", "Engine",
            "stop_index", "form_prompt", "FORMS", "sample_next", "apply_repetition_penalty"]

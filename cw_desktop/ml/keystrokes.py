@@ -13,6 +13,7 @@ Pure Python, no model: bench/keystrokes.py and the fine-tune report plug a Gener
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +73,32 @@ def words_matched(suggestion: str, upcoming: str) -> tuple[int, int]:
             break
         words, chars = words + 1, end
     return words, chars
+
+
+def expected_typing_saved(full: str, ends: list[int], logprobs: list[float], *, skip: int = 0,
+                          shown: int | None = None) -> float:
+    """Characters a writer would save by taking this suggestion word by word, if the model's
+    probabilities are right: the sum over its whole-word prefixes of P(prefix) x (characters -
+    words), the same count as `words_matched` and `simulate_writer`.
+
+    `full`: the decoded tokens; `ends[i]`: len of the decoding of tokens[:i + 1]; `logprobs[i]`:
+    token i's log-probability; `skip`: leading characters that are not shown (a healed word's
+    start the writer already typed); `shown`: how many characters after `skip` are shown.
+    """
+    shown = len(full) - skip if shown is None else shown
+    total = cumulative = 0.0
+    for index, (end, logprob) in enumerate(zip(ends, logprobs)):
+        cumulative += logprob
+        visible = full[skip:end]
+        if len(visible) > shown:
+            break
+        last = index == len(ends) - 1
+        if not (last or full[end:end + 1].isspace()):  # a word ends only where whitespace follows
+            continue
+        words = len(_WORD.findall(visible))
+        if words:
+            total += math.exp(cumulative) * (len(visible.rstrip()) - words)
+    return total
 
 
 def pause_points(text: str) -> list[int]:
@@ -141,8 +168,9 @@ def measure_engine(engine: Any, texts: list[str], settings: Any, *, keep_every: 
         def on_token(_index: int, text: str) -> None:
             streamed[0] = text
 
-        def diverged() -> bool:
-            return bool(streamed[0]) and not upcoming.startswith(streamed[0])
+        def diverged() -> bool:  # not while several openings are weighed: the one shown may change
+            return (bool(streamed[0]) and not upcoming.startswith(streamed[0])
+                    and not getattr(getattr(engine, "last_stats", None), "weighing", False))
 
         return engine.suggest(before, settings, on_token=on_token, should_stop=diverged)[0].text
 

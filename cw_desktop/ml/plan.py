@@ -16,12 +16,15 @@ DEFAULT_SEED = 1234  # data split and data order (ml/dataset.py)
 DEFAULT_EVAL_SHARE = 0.10  # share of the chapters held out to measure progress (ml/dataset.py)
 
 MODES = ("full", "lora", "top")
-# Chosen from docs/training-modes.md: on a 2-core CPU, see the measurements there.
-DEFAULT_CPU_MODE = "top"
+# All weights, since the trainer's own loss (ml/lm_loss.py) doubled full mode's speed: in the same
+# ~10 minutes of a 2-core CPU, full fine-tuning took Austen's held-out perplexity from 50.7 to 33.8
+# and the model's own typing saved from 10.0% to 13.3%; the top 4 layers reached 38.6 and 11.7%
+# (docs/training-modes.md, "Which plan saves the most typing").
+DEFAULT_CPU_MODE = "full"
 # Training throughput on the reference machine (2 CPU cores) for a 135M-parameter model, in
-# tokens/s, measured in docs/training-modes.md. Scaled by parameter count for other models; only
-# used for time estimates and for capping the default number of steps.
-CPU_TOKENS_PER_S_135M = {"full": 60.0, "lora": 200.0, "top": 320.0}
+# tokens/s (bench/finetune_throughput.py in docs/benchmarks.md). Scaled by parameter count for
+# other models; only used for time estimates and for capping the default number of steps.
+CPU_TOKENS_PER_S_135M = {"full": 115.0, "lora": 155.0, "top": 300.0}
 CPU_EVAL_TOKENS_PER_S_135M = 600.0
 # A default CPU run should end within this (the writer can ask for more with --max-steps/--epochs).
 CPU_DEFAULT_BUDGET_S = 20 * 60
@@ -157,7 +160,8 @@ def plan_training(train_tokens: int, info: ModelInfo, device: str = "cpu",
     max_steps = int(max_steps)
 
     # LoRA tolerates (and short runs need) a much larger learning rate than full fine-tuning.
-    lr = float(overrides.pop("lr", 0) or {"full": 5e-5, "lora": 5e-4, "top": 2e-4}[mode])
+    # Full: 1e-4, twice the usual fine-tuning rate, because a CPU budget allows only a few hundred steps.
+    lr = float(overrides.pop("lr", 0) or {"full": 1e-4, "lora": 5e-4, "top": 2e-4}[mode])
     interval = max(1, max_steps // 4)  # 4 evaluations: each costs a pass over the held-out split
     hp = Hyperparameters(
         mode=mode, block_size=block, batch_size=batch, grad_accum=accum, lr=lr, min_lr=lr / 10,

@@ -19,6 +19,7 @@ it is the prompt the engine already tokenised, scanned with numpy per step (~1,0
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -156,17 +157,30 @@ MAX_PROJECT_FILES = 200
 MAX_PROJECT_BYTES = 8_000_000
 
 
+@dataclass(frozen=True)
+class ProjectFile:
+    text: str
+    sha256: str  # of the bytes read: a fine-tune's manifest names the files it learned by this
+
+
 def project_texts(folder: Any, exclude: Any = None, *, max_files: int = MAX_PROJECT_FILES,
                   max_bytes: int = MAX_PROJECT_BYTES) -> list[str]:
+    """The texts of `project_files`."""
+    return [file.text for file in project_files(folder, exclude, max_files=max_files, max_bytes=max_bytes)]
+
+
+def project_files(folder: Any, exclude: Any = None, *, max_files: int = MAX_PROJECT_FILES,
+                  max_bytes: int = MAX_PROJECT_BYTES) -> list[ProjectFile]:
     """The writer's other manuscripts beside a document (its folder, not sub-folders), for
-    Generator.set_project_texts: every readable format, at most `max_files` files and
+    Engine.set_project_files: every readable format, at most `max_files` files and
     `max_bytes` in all, `exclude` (the open document itself, read live from the editor) skipped.
     Unreadable files are passed over: this only ever adds suggestions."""
+    import hashlib
     from pathlib import Path
 
     from cw_desktop.ml.readers import extract_text, format_of, is_hidden_name, read_bytes_readonly
 
-    texts: list[str] = []
+    texts: list[ProjectFile] = []
     budget = max_bytes
     skip = Path(exclude).resolve() if exclude else None
     try:
@@ -186,5 +200,5 @@ def project_texts(folder: Any, exclude: Any = None, *, max_files: int = MAX_PROJ
             continue
         budget -= len(data)
         if text.strip():
-            texts.append(text)
+            texts.append(ProjectFile(text, hashlib.sha256(data).hexdigest()))
     return texts

@@ -58,7 +58,7 @@ class GenerationWorker(Worker):
     rewrite_token = Signal(int, str)  # request id, the rewritten passage so far (cleaned)
     rewrite_finished = Signal(int, object)  # request id, RewriteResult
     cancelled = Signal(int, int)  # request id, tokens streamed after the cancel was requested
-    project_changed = Signal(str, int)  # the document whose folder now feeds suggestions ("": none), texts read
+    project_changed = Signal(str, int)  # the document whose folder now feeds suggestions ("": none), files indexed
     threads_changed = Signal(int)  # torch threads decoding now uses (fewer while a fine-tune runs beside it)
 
     # Internal: carry a request into the worker's thread (queued connections).
@@ -87,7 +87,7 @@ class GenerationWorker(Worker):
         # and the texts read for the one last indexed (kept to index them again for a new model).
         self._project_wanted: Path | None = None
         self._project_document: Path | None = None
-        self._project_texts: list[str] = []
+        self._project_files: list[Any] = []  # ml.project_ngrams.ProjectFile
         self._install_requested.connect(self._install)
         self._suggest_requested.connect(self._suggest)
         self._write_requested.connect(self._write)
@@ -221,8 +221,8 @@ class GenerationWorker(Worker):
         self._generator = self._installed = generator
         if self._threads_wanted is not None:  # a fine-tune runs: a fresh engine would take every core
             self._apply_threads(generator)
-        if self._project_texts:
-            self._index_project(self._project_texts)  # the new model has its own tokens
+        if self._project_files:
+            self._index_project(self._project_files)  # the new model has its own tokens
         self.model_installed.emit(model_info(loaded))
 
     @Slot(object, float, object)
@@ -241,7 +241,7 @@ class GenerationWorker(Worker):
         if generator is not None and generator is not self._generator:
             self._generator = generator
             self._apply_threads(generator)  # llama.cpp and torch each keep their own count
-            self._index_project(self._project_texts)
+            self._index_project(self._project_files)
         self.adapter_changed.emit(account)
 
     @Slot(object)
@@ -251,22 +251,25 @@ class GenerationWorker(Worker):
                 return  # the writer has moved on to another document: index that one instead
         if document == self._project_document:
             return
-        from cw_desktop.ml.project_ngrams import project_texts
+        from cw_desktop.ml.project_ngrams import project_files
 
-        # Bounded, and only supported, regular, non-hidden files, opened read-only (project_texts).
-        texts = (project_texts(document.parent, exclude=document, max_files=PROJECT_MAX_FILES,
+        # Bounded, and only supported, regular, non-hidden files, opened read-only (project_files).
+        files = (project_files(document.parent, exclude=document, max_files=PROJECT_MAX_FILES,
                                max_bytes=PROJECT_MAX_BYTES) if document is not None else [])
-        self._project_document, self._project_texts = document, texts
-        self._index_project(texts)
-        self.project_changed.emit(str(document) if document is not None else "", len(texts))
+        self._project_document, self._project_files = document, files
+        indexed = self._index_project(files)
+        self.project_changed.emit(str(document) if document is not None else "", indexed)
 
-    def _index_project(self, texts: list[str]) -> None:
+    def _index_project(self, files: list[Any]) -> int:
+        """The folder's files into the engine's project vocabulary, less any the model was
+        fine-tuned on (Engine.set_project_files); how many went in."""
         if self._generator is None:
-            return
+            return len(files)
         try:
-            self._generator.set_project_texts(texts)
+            return self._generator.set_project_files(files)
         except Exception:  # noqa: BLE001 - the project vocabulary only adds to suggestions; never stop them
             traceback.print_exc()
+            return 0
 
     def _serve(self, request: int, job: Callable[..., None], *args: Any) -> None:
         """Run one request's job; afterwards the request is over (a cancel can no longer affect it)."""

@@ -124,3 +124,11 @@ def test_a_killed_but_unreaped_session_counts_as_gone() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_characters_the_editor_would_change_are_named_with_their_line() -> None:
+    from cw_desktop.core.documents import editor_unsafe_characters
+
+    assert editor_unsafe_characters("Plain text\u2028with a line separator and no\u00a0break.") == ""
+    assert editor_unsafe_characters("one\ntwo\u2029three\ufdd1") == \
+        "2 characters (PARAGRAPH SEPARATOR, U+FDD1), the first on line 2"

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cw_desktop.core.documents import editor_unsafe_characters
 from cw_desktop.core.settings import Settings
 from gui_helpers import crash, make_window
 
@@ -52,10 +53,30 @@ def test_open_and_save_in_the_window_is_byte_identical(qtbot, qasync_loop, app_p
             window.documents.close_tab(tab)
         tab = window.open_path(draft)
         assert tab is not None
+        if editor_unsafe_characters(text):  # U+FDD0/U+FDD1: opened as a copy, never saved over
+            assert tab.path is None and tab.text() != text and draft.read_bytes() == original
+            return
         assert window.documents.save(tab)
         assert draft.read_bytes() == original
 
     check()
+
+
+def test_a_file_the_editor_cannot_hold_exactly_opens_as_a_copy(qtbot, qasync_loop, app_paths, tmp_path: Path) -> None:
+    """Qt turns U+2029 and U+FDD0/U+FDD1 into line breaks: such a file opens as an untitled copy,
+    with a message naming it and the reason, and Save never writes over it."""
+    window = make_window(qtbot, app_paths)
+    draft = tmp_path / "odd.txt"
+    original = "Chapter one\nShe paused.\u2029Then she went on.\ufdd0\n".encode("utf-8")
+    draft.write_bytes(original)
+    tab = window.open_path(draft)
+    assert tab is not None and tab.path is None and tab.is_modified()
+    kind, message = window.prompts.asked[-1]
+    assert kind == "error" and str(draft) in message and "2 characters" in message and "line 2" in message
+    saved = tmp_path / "copy.txt"
+    assert window.documents.save_to(tab, saved)
+    assert draft.read_bytes() == original  # the file itself is untouched
+    assert "She paused.\nThen she went on." in saved.read_text(encoding="utf-8")
 
 
 def test_typing_a_character_the_file_cannot_hold_asks_first(qtbot, qasync_loop, app_paths, tmp_path: Path) -> None:

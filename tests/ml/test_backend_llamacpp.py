@@ -110,6 +110,24 @@ def test_greedy_tokens_match_torch(arch: str, gpt2_dir: Path, llama_dir: Path, a
     assert np.allclose(ours, theirs, atol=2e-3 * float(np.abs(theirs).max()))
 
 
+def test_weighed_ghost_openings_decode_as_on_torch(gpt2_dir: Path, app_paths) -> None:
+    """ghost_choices: the openings decode as one batch, then the kept one alone, on its own
+    sequence; the tokens are torch's."""
+    from dataclasses import replace
+
+    from cw_desktop.ml.decoding import BRANCH_LOOKAHEAD
+
+    torch_loaded, fast = _exact(gpt2_dir, app_paths)
+    weighed = replace(GREEDY, ghost_choices=3)
+    for context in ("Once upon a time, the s", DRAFT + "She ran"):
+        expected_ids, expected = fed_tokens(Generator(torch_loaded), context, weighed)
+        got_ids, got = fed_tokens(LlamaCppGenerator(fast), context, weighed)
+        assert got_ids == expected_ids, context
+        rows = [len(ids) for ids in got_ids]
+        assert rows[:BRANCH_LOOKAHEAD - 1] == [3] * (BRANCH_LOOKAHEAD - 1) and set(rows[BRANCH_LOOKAHEAD - 1:]) == {1}
+        assert len(got) == 1 and got[0].text == expected[0].text and got[0].tokens == GREEDY.max_new_tokens
+
+
 def test_prefix_is_reused_across_keystrokes(gpt2_dir: Path, app_paths) -> None:
     _, fast = _exact(gpt2_dir, app_paths)
     engine = LlamaCppGenerator(fast)

@@ -19,9 +19,10 @@ def generator(tiny_loaded) -> Generator:
     return engine
 
 
-def reference_greedy(engine: Generator, context: str, steps: int) -> str:
+def reference_greedy(engine: Generator, context: str, steps: int, first_rank: int = 0) -> str:
     """Greedy decoding with no cache at all: the whole sequence through the model at every step,
-    with the same token-healing constraint on the first step."""
+    with the same token-healing constraint on the first step (whose token is the `first_rank`-th
+    best allowed one)."""
     prompt = engine._build_prompt(context, GREEDY, "")
     out: list[int] = []
     with torch.inference_mode():
@@ -29,7 +30,7 @@ def reference_greedy(engine: Generator, context: str, steps: int) -> str:
             logits = engine.model(input_ids=torch.tensor([prompt.ids + out])).logits[0, -1].numpy()
             if step == 0 and prompt.heal_text:
                 logits = np.where(engine._heal_mask(prompt.heal_text), logits, -np.inf)
-            token = int(logits.argmax())
+            token = int(np.argsort(-logits, kind="stable")[first_rank]) if step == 0 else int(logits.argmax())
             if token in engine._end_ids:
                 break
             out.append(token)
@@ -245,3 +246,34 @@ def test_a_row_with_nothing_left_to_sample_takes_its_best_score_not_a_random_tok
     logits[1, 3] = 1.0  # the second row has one candidate; the first none at all
     picks = sample_next(logits, GenerationSettings(temperature=0.7, top_k=0, top_p=0.9), np.random.default_rng(0))
     assert picks.tolist() == [0, 3]  # no error, no NaN: the empty row ends up on its argmax
+
+
+def test_ghost_choices_keep_greedy_text_when_no_opening_is_expected_to_save_more(generator: Generator,
+                                                                                  monkeypatch) -> None:
+    from dataclasses import replace
+
+    from cw_desktop.ml import decoding
+
+    monkeypatch.setattr(decoding, "expected_typing_saved", lambda *args, **kwargs: 0.0)
+    for context in ("Once upon a time, the s", "The sto"):
+        plain = generator.suggest(context, GREEDY)[0]
+        weighed = generator.suggest(context, replace(GREEDY, ghost_choices=3))[0]
+        # 12 tokens: decoding goes on past the look-ahead with the kept row's cache alone.
+        assert (weighed.text, weighed.tokens) == (plain.text, plain.tokens) and plain.tokens == 12
+
+
+def test_ghost_choices_continue_the_opening_expected_to_save_the_most(generator: Generator, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from cw_desktop.ml import decoding
+
+    # Prefer the least likely first token of the three (the third best): its row must be the one
+    # that decodes on, with its own cache row.
+    monkeypatch.setattr(decoding, "expected_typing_saved", lambda full, ends, logprobs, **kwargs: -logprobs[0])
+    streamed: list[tuple[int, str]] = []
+    weighed = generator.suggest("Once upon a time, the s", replace(GREEDY, ghost_choices=3),
+                                on_token=lambda index, text: streamed.append((index, text)))[0]
+    assert weighed.text == reference_greedy(generator, "Once upon a time, the s", 12, first_rank=2).replace("\ufffd", "")
+    assert weighed.text != generator.suggest("Once upon a time, the s", GREEDY)[0].text
+    # One ghost text streams (row 0), ending on what was returned; no alternatives appear.
+    assert {index for index, _ in streamed} == {0} and streamed[-1][1] == weighed.text

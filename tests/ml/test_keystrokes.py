@@ -75,3 +75,34 @@ def test_measuring_an_engine_stops_decoding_once_it_diverged_without_changing_th
     lazy = simulate_writer(TEXT, lambda before, upcoming: " ".join(upcoming.split(" ")[:2] + ["wrong", "words", "here"]))
     assert (early.taken_chars, early.words_taken, early.pauses) == (lazy.taken_chars, lazy.words_taken, lazy.pauses)
     assert engine.words_streamed < 5 * early.pauses  # it did not decode every suggestion to its end
+
+
+def test_expected_typing_saved_weighs_each_whole_word_run_by_its_probability() -> None:
+    from math import log
+
+    import pytest
+
+    from cw_desktop.ml.keystrokes import expected_typing_saved
+
+    # Tokens "Eliz" (p 0.5), "abeth" (0.8), " smiled" (0.5): "Elizabeth" is right with p 0.4 and
+    # saves 9 characters for 1 key; "Elizabeth smiled" with p 0.2 saves 16 for 2 keys.
+    saved = expected_typing_saved("Elizabeth smiled", [4, 9, 16], [log(0.5), log(0.8), log(0.5)])
+    assert saved == pytest.approx(0.4 * 8 + 0.2 * 14)
+    # A one-letter word saves nothing on its own (one key to take one character)...
+    assert expected_typing_saved("a", [1], [log(0.3)]) == 0.0
+    # ...so a likely long word is worth more than a slightly likelier short one.
+    assert expected_typing_saved("Elizabeth", [9], [log(0.2)]) > expected_typing_saved("her", [3], [log(0.3)])
+
+
+def test_expected_typing_saved_counts_only_what_the_writer_sees() -> None:
+    from math import log
+
+    import pytest
+
+    from cw_desktop.ml.keystrokes import expected_typing_saved
+
+    # The writer typed "Eliz" already (a healed token): only "abeth" and " came" are offered.
+    full, ends, logprobs = "Elizabeth came", [9, 14], [log(0.5), log(0.5)]
+    assert expected_typing_saved(full, ends, logprobs, skip=4) == pytest.approx(0.5 * 4 + 0.25 * 8)
+    # Text cut from the suggestion (a stop rule, the junk filter) is never taken.
+    assert expected_typing_saved(full, ends, logprobs, skip=4, shown=5) == pytest.approx(0.5 * 4)

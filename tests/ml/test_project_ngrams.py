@@ -1,5 +1,7 @@
 """The project vocabulary: the writer's own names and phrases, mixed into the model's next-token odds."""
 
+from pathlib import Path
+
 import numpy as np
 
 from cw_desktop.ml.project_ngrams import ORDER_WEIGHT, FolderIndex, ProjectVocabulary, draft_following
@@ -62,3 +64,31 @@ def test_the_project_is_the_other_manuscripts_beside_the_document(tmp_path) -> N
     (tmp_path / "sub" / "old.txt").write_text("an older draft", encoding="utf-8")
     texts = project_texts(tmp_path, exclude=tmp_path / "chapter2.txt")
     assert sorted(texts) == ["Hartfield: the house.", "Miss Woodhouse walked to Hartfield."]
+
+
+def test_a_fine_tune_leaves_the_files_it_learned_out_of_the_project_vocabulary(tmp_path: Path, tiny_loaded) -> None:
+    """The folder's n-grams are for what the model has not learned: a fine-tune of this folder
+    knows its files already (counting them twice cost typing), but not a chapter written since."""
+    from dataclasses import replace
+
+    from cw_desktop.core.training_manifest import build_manifest, write_manifest
+    from cw_desktop.ml.generation import Generator
+    from cw_desktop.ml.project_ngrams import project_files
+
+    folder = tmp_path / "novel"
+    folder.mkdir()
+    (folder / "one.txt").write_text("Quillerbrook Hall stood on the hill. " * 5, encoding="utf-8")
+    (folder / "two.txt").write_text("Mrs Pennyworth poured the tea. " * 5, encoding="utf-8")
+    model_folder = tmp_path / "fine-tune"
+    model_folder.mkdir()
+    write_manifest(model_folder, build_manifest(folder, ["one.txt", "two.txt"], [], seed=1, eval_share=0.1))
+    (folder / "three.txt").write_text("Captain Ashgrove rode in at dusk. " * 5, encoding="utf-8")
+    files = project_files(folder)
+    assert len(files) == 3
+
+    base = Generator(tiny_loaded)
+    assert base.set_project_files(files) == 3  # no manifest: every file counts
+    tuned = Generator(replace(tiny_loaded, folder=model_folder))
+    assert tuned.set_project_files(files) == 1  # only the chapter written since the fine-tune
+    (folder / "one.txt").write_text("Quillerbrook Hall stood on the hill, rebuilt. " * 5, encoding="utf-8")
+    assert tuned.set_project_files(project_files(folder)) == 2  # an edited file counts again

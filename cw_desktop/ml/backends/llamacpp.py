@@ -258,6 +258,10 @@ class LlamaCppGenerator(Engine):
                 self.context.remove(seq, length)
             cache.length = length
 
+    def _keep_row(self, cache: _Rows, row: int) -> _Rows:
+        # The other openings' cells stay until the next request's _repeat_rows clears them.
+        return _Rows([cache.seqs[row]], cache.length)
+
     def _fork_cache(self) -> _Rows:
         # Nothing to copy yet: the alternatives branch off sequence 0's prompt once alternative 0
         # has been cut back to it (see _repeat_rows).
