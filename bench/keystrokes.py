@@ -101,17 +101,14 @@ def _shares_passage(text: str, openings: list[str], span: int = 12) -> bool:
     return False
 
 
-def _fine_tune_of_writer(engine: Any) -> bool:
+def _fine_tune_of_writer(engine: Any, writer: str) -> bool:
     from cw_desktop.core.training_manifest import is_fine_tune_of
 
     folder = getattr(engine.loaded, "folder", None)
-    return bool(folder) and is_fine_tune_of(folder, common.WRITERS / _WRITER[0])
+    return bool(folder) and is_fine_tune_of(folder, common.WRITERS / writer)
 
 
-_WRITER = [""]  # the writer being typed (run() sets it)
-
-
-def run_config(engine: Any, config: Config, texts: list[str], project_texts: list[str]) -> dict[str, Any]:
+def run_config(engine: Any, config: Config, writer: str, texts: list[str], project_texts: list[str]) -> dict[str, Any]:
     from cw_desktop.ml import junk as junk_module
     from cw_desktop.ml.generation import GenerationSettings
     from cw_desktop.ml.junk import is_junk
@@ -123,7 +120,7 @@ def run_config(engine: Any, config: Config, texts: list[str], project_texts: lis
     if config.vocabulary == "project":
         # As the editor does (Engine.set_project_files): a fine-tune of this very folder has learned
         # its files, so none of them goes into the n-gram cache; the draft's own n-grams stay.
-        engine.set_project_texts([] if _fine_tune_of_writer(engine) else project_texts)
+        engine.set_project_texts([] if _fine_tune_of_writer(engine, writer) else project_texts)
     junk_clean = _ORIGINAL.setdefault("clean", junk_module.clean_suggestion)
     junk_module.clean_suggestion = junk_clean if config.junk_filter else (lambda text, context="": (text, False))
     cpu = time.process_time()
@@ -153,11 +150,10 @@ def run(quick: bool = False, writers: tuple[str, ...] = WRITERS, words: int = WO
                       ".venv/bin/python bench/keystrokes.py")
     rows, data = [], {}
     for writer in writers:
-        _WRITER[0] = writer
         texts, train = held_out_texts(writer, words)
         for key in chosen:
             started = time.perf_counter()
-            figures = run_config(engine, all_configs[key], texts, train)
+            figures = run_config(engine, all_configs[key], writer, texts, train)
             data[f"{writer}/{key}"] = figures
             rows.append([writer, all_configs[key].name, f"{figures['savings'] * 100:.1f}%",
                          f"{figures['first_word'] * 100:.0f}%", f"{figures['words_taken']:.2f}",

@@ -172,7 +172,7 @@ class DocumentsController(QObject):
         if unsafe:
             # The editor would turn these into line breaks, and a save would write them over the
             # file: open a copy instead, so the file itself can never be changed from here.
-            tab.encoding = loaded.encoding
+            tab.encoding, tab.untitled_name = loaded.encoding, f"{path.stem} (copy)"
             tab.editor.setPlainText(loaded.text)
             tab.editor.document().setModified(True)
             self.refresh_title(tab)

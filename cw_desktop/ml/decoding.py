@@ -182,7 +182,7 @@ class _Decoder:
 
     def stream_leader(self, rows: list[_Row]) -> None:
         """Show the opening now expected to save the most typing, as row 0 (it may change until
-        one is kept: a few tokens in, within ~0.1 s)."""
+        one is kept, BRANCH_LOOKAHEAD tokens in)."""
         leader = rows[self.best_row(rows)]
         leader.shown = self.leader_shown
         self._send(0, leader)
@@ -294,7 +294,7 @@ def decode_rows(engine: DecodingEngine, logits: np.ndarray, cache: Any, prompt: 
             cache = engine._keep_row(cache, keep)
             decoder.weighing = engine.last_stats.weighing = False
             decoder.stream(0, rows[0])
-        elif decoder.weighing:
+        elif decoder.weighing and on_token is not None:
             decoder.stream_leader(rows)
         if all(state.finished for state in rows):
             break

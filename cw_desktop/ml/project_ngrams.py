@@ -163,12 +163,6 @@ class ProjectFile:
     sha256: str  # of the bytes read: a fine-tune's manifest names the files it learned by this
 
 
-def project_texts(folder: Any, exclude: Any = None, *, max_files: int = MAX_PROJECT_FILES,
-                  max_bytes: int = MAX_PROJECT_BYTES) -> list[str]:
-    """The texts of `project_files`."""
-    return [file.text for file in project_files(folder, exclude, max_files=max_files, max_bytes=max_bytes)]
-
-
 def project_files(folder: Any, exclude: Any = None, *, max_files: int = MAX_PROJECT_FILES,
                   max_bytes: int = MAX_PROJECT_BYTES) -> list[ProjectFile]:
     """The writer's other manuscripts beside a document (its folder, not sub-folders), for

@@ -70,7 +70,7 @@ def test_a_file_the_editor_cannot_hold_exactly_opens_as_a_copy(qtbot, qasync_loo
     original = "Chapter one\nShe paused.\u2029Then she went on.\ufdd0\n".encode("utf-8")
     draft.write_bytes(original)
     tab = window.open_path(draft)
-    assert tab is not None and tab.path is None and tab.is_modified()
+    assert tab is not None and tab.path is None and tab.is_modified() and tab.title == "odd (copy)"
     kind, message = window.prompts.asked[-1]
     assert kind == "error" and str(draft) in message and "2 characters" in message and "line 2" in message
     saved = tmp_path / "copy.txt"

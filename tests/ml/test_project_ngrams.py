@@ -53,7 +53,7 @@ def test_the_folder_counts_when_the_draft_has_not_used_the_phrase_yet() -> None:
 
 
 def test_the_project_is_the_other_manuscripts_beside_the_document(tmp_path) -> None:
-    from cw_desktop.ml.project_ngrams import project_texts
+    from cw_desktop.ml.project_ngrams import project_files
 
     (tmp_path / "chapter1.txt").write_text("Miss Woodhouse walked to Hartfield.", encoding="utf-8")
     (tmp_path / "notes.md").write_text("Hartfield: the house.", encoding="utf-8")
@@ -62,7 +62,7 @@ def test_the_project_is_the_other_manuscripts_beside_the_document(tmp_path) -> N
     (tmp_path / "cover.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "old.txt").write_text("an older draft", encoding="utf-8")
-    texts = project_texts(tmp_path, exclude=tmp_path / "chapter2.txt")
+    texts = [file.text for file in project_files(tmp_path, exclude=tmp_path / "chapter2.txt")]
     assert sorted(texts) == ["Hartfield: the house.", "Miss Woodhouse walked to Hartfield."]
 
 
@@ -90,5 +90,10 @@ def test_a_fine_tune_leaves_the_files_it_learned_out_of_the_project_vocabulary(t
     assert base.set_project_files(files) == 3  # no manifest: every file counts
     tuned = Generator(replace(tiny_loaded, folder=model_folder))
     assert tuned.set_project_files(files) == 1  # only the chapter written since the fine-tune
+    newest = Generator(tiny_loaded)
+    newest.set_project_texts(["Captain Ashgrove rode in at dusk. " * 5])
+    assert tuned.vocabulary.folder is not None and base.vocabulary.folder is not None
+    assert np.array_equal(tuned.vocabulary.folder.stream, newest.vocabulary.folder.stream)
+    assert base.vocabulary.folder.tokens > tuned.vocabulary.folder.tokens
     (folder / "one.txt").write_text("Quillerbrook Hall stood on the hill, rebuilt. " * 5, encoding="utf-8")
     assert tuned.set_project_files(project_files(folder)) == 2  # an edited file counts again

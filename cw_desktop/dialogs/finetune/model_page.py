@@ -16,7 +16,7 @@ from cw_desktop.workers.scan_worker import DEFAULT_EVAL_SHARE
 
 MODE_CHOICES = (
     ("full", "All weights", "Trains the whole model: the most typing saved per minute of training "
-                            "(the default); needs the most memory (about 2 GB for the bundled model)."),
+                            "(the default); needs the most memory (about 3 GB for the bundled model)."),
     ("lora", "LoRA adapters", "Trains small add-on matrices: little memory, and can be saved as a small "
                               "adapter beside the base model."),
     ("top", "Top layers", "Trains only the last few layers: the most text per minute, a lighter touch on the style."),
